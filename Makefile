@@ -1,0 +1,40 @@
+# make test: unit tests, every notebook in quick mode (nbval), quick book build with -W.
+# make book: the whole book at full scale into _build/html.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NBVAL_IGNORE := --ignore-glob='*/_build/*' --ignore-glob='.venv/*'
+
+.PHONY: test unit notebooks book-quick book check-site bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[vision,dev,book]"
+	touch $(STAMP)
+
+test: $(STAMP) unit notebooks book-quick
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+notebooks: $(STAMP)
+	WORMHOLE_QUICK=1 $(BIN)/python -m pytest -q --nbval-lax $(NBVAL_IGNORE) -p no:cacheprovider notebooks
+
+book-quick: $(STAMP)
+	WORMHOLE_QUICK=1 $(BIN)/python -m wormhole.book_build --quick
+
+book: $(STAMP)
+	$(BIN)/python -m wormhole.book_build
+
+check-site: $(STAMP)
+	$(BIN)/python -m pytest -q tests/test_site.py
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/meta_step.py
+
+clean:
+	rm -rf _build

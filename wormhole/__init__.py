@@ -1,0 +1,17 @@
+"""wormhole: Wormhole MAML and its relatives, vectorised with torch.func.
+
+>>> import wormhole as wh
+>>> learner = wh.Wormhole(wh.models.MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4)
+>>> tasks = wh.tasks.Threshold(shots=5, queries=20, flip=True)
+>>> history = wh.meta_train(learner, tasks, iterations=100, meta_batch=25, meta_lr=1e-3, seed=0)
+"""
+
+from . import diagnostics, losses, models, stats, tasks, theory
+from .evaluation import Evaluation, evaluate
+from .learners import MAML, MetaLearner, Wormhole
+from .training import History, Run, meta_train, meta_train_seeds, resolve_device
+
+__version__ = "0.1.0"
+
+__all__ = ["MAML", "Wormhole", "MetaLearner", "meta_train", "meta_train_seeds", "evaluate", "Evaluation",
+           "History", "Run", "resolve_device", "diagnostics", "losses", "models", "stats", "tasks", "theory"]

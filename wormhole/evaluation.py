@@ -1,0 +1,78 @@
+"""Evaluation along the inner loop, on tasks drawn from an evaluation stream of their own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import _checks
+from .learners.base import MetaLearner
+from .stats import fmt, mean_ci
+from .tasks.base import TaskFamily
+from .training import resolve_device, stream_seed
+
+
+@dataclass
+class Evaluation:
+    """Per-task query loss and accuracy after each number of inner steps.
+
+    ``loss`` and ``accuracy`` have shape ``(n_tasks, len(steps))`` (accuracy NaN for
+    regression); ``sign (n_tasks,)`` is each task's side of the family's symmetry.
+    """
+
+    steps: tuple
+    loss: np.ndarray
+    accuracy: np.ndarray
+    sign: np.ndarray
+
+    def summary(self) -> dict:
+        """``{steps: {"loss", "loss_ci", "accuracy", "accuracy_ci"}}``: means over tasks with 95% CI half-widths."""
+        out = {}
+        for j, s in enumerate(self.steps):
+            lm, lh = mean_ci(self.loss[:, j])
+            am, ah = mean_ci(self.accuracy[:, j])
+            out[s] = {"loss": float(lm), "loss_ci": float(lh), "accuracy": float(am), "accuracy_ci": float(ah)}
+        return out
+
+    def mean_loss(self, steps: int) -> float:
+        return float(self.loss[:, self.steps.index(steps)].mean())
+
+    def mean_accuracy(self, steps: int) -> float:
+        return float(self.accuracy[:, self.steps.index(steps)].mean())
+
+    def __str__(self) -> str:
+        rows = [f"{'steps':>5}  {'query loss':>18}  {'accuracy':>18}"]
+        for s, r in self.summary().items():
+            rows.append(f"{s:>5}  {fmt(r['loss'], r['loss_ci']):>18}  {fmt(r['accuracy'], r['accuracy_ci']):>18}")
+        return "\n".join(rows)
+
+
+def evaluate(learner: MetaLearner, tasks: TaskFamily, n_tasks: int = 1000, steps=(0, 1, 2, 5, 10),
+             seed: int = 1234, batch_size: int = 100, device="auto") -> Evaluation:
+    """Query loss and accuracy after each number of inner ``steps`` on ``n_tasks`` fresh tasks.
+
+    Tasks come from a generator seeded from ``seed`` through a stream separate from
+    training's, so evaluation never reuses training tasks' draws. The same
+    ``seed`` gives every learner the same tasks.
+    """
+    _checks.count("n_tasks", n_tasks)
+    _checks.count("batch_size", batch_size)
+    steps = tuple(sorted({_checks.count("steps", int(s), minimum=0) for s in steps}))
+    if not steps:
+        raise ValueError("steps must name at least one number of inner steps")
+    device = resolve_device(device)
+    learner = learner.to(device)
+    gen = torch.Generator().manual_seed(stream_seed(seed, "eval"))
+    losses, accs, signs = [], [], []
+    done = 0
+    while done < n_tasks:
+        batch = tasks.sample(min(batch_size, n_tasks - done), gen)
+        learner.check_batch(batch)
+        loss, acc = learner.losses_along_inner_loop(learner.meta_parameters(), *batch.to(device).tensors(), steps)
+        losses.append(loss.cpu().numpy())
+        accs.append(acc.cpu().numpy())
+        signs.append(batch.sign.numpy())
+        done += batch.n_tasks
+    return Evaluation(steps, np.concatenate(losses), np.concatenate(accs), np.concatenate(signs))

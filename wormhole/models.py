@@ -1,0 +1,113 @@
+"""Small models that are safe to ``vmap`` over tasks (no batch statistics).
+
+Every model takes an optional ``layer_scales`` tensor of shape ``(n_layers,)``
+that multiplies each layer's pre-activation output. Wormhole MAML's per-layer
+granularity uses it; a custom model that wants that granularity must accept
+the same keyword and set ``n_layers``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from . import _checks
+
+
+def _scale(h: torch.Tensor, layer_scales: torch.Tensor | None, i: int) -> torch.Tensor:
+    return h if layer_scales is None else h * layer_scales[i]
+
+
+class Logistic(nn.Module):
+    """Logistic regression on a 1-D input: ``x (N, 1) -> logit (N, 1)``, two parameters."""
+
+    n_layers = 1
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(1, 1)
+
+    def forward(self, x: torch.Tensor, layer_scales: torch.Tensor | None = None) -> torch.Tensor:
+        return _scale(self.linear(x), layer_scales, 0)
+
+
+class MLP(nn.Module):
+    """Fully connected ReLU network: ``x (N, in_features) -> (N, out_features)``.
+
+    ``MLP(1, (40, 40), 1)`` is the network of MAML's sinusoid experiment.
+    """
+
+    def __init__(self, in_features: int, hidden: Sequence[int] = (40, 40), out_features: int = 1):
+        super().__init__()
+        _checks.count("in_features", in_features)
+        _checks.count("out_features", out_features)
+        hidden = tuple(hidden)
+        for h in hidden:
+            _checks.count("hidden", h)
+        sizes = (in_features, *hidden, out_features)
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.in_features, self.out_features = in_features, out_features
+        self.n_layers = len(self.layers)
+
+    def forward(self, x: torch.Tensor, layer_scales: torch.Tensor | None = None) -> torch.Tensor:
+        x = x.flatten(1) if x.dim() > 2 else x
+        for i, layer in enumerate(self.layers):
+            x = _scale(layer(x), layer_scales, i)
+            if i < self.n_layers - 1:
+                x = torch.relu(x)
+        return x
+
+
+class ConvNet(nn.Module):
+    """The 4-block CNN of few-shot learning for ``(N, 1, 28, 28)`` images -> ``(N, out_features)``.
+
+    Each block is conv 3x3 -> GroupNorm (``norm="group"``) or nothing
+    (``norm="none"``) -> ReLU -> max-pool 2. GroupNorm normalises each image on
+    its own, so the network behaves identically under ``vmap`` over tasks,
+    which batch norm's running statistics would not.
+    """
+
+    def __init__(self, out_features: int, hidden: int = 32, in_channels: int = 1, norm: str = "group"):
+        super().__init__()
+        _checks.count("out_features", out_features)
+        _checks.count("hidden", hidden)
+        _checks.choice("norm", norm, ("group", "none"))
+        chans = (in_channels, hidden, hidden, hidden, hidden)
+        self.convs = nn.ModuleList(nn.Conv2d(a, b, 3, padding=1) for a, b in zip(chans[:-1], chans[1:]))
+        groups = min(4, hidden) if hidden % min(4, hidden) == 0 else 1
+        self.norms = nn.ModuleList(
+            nn.GroupNorm(groups, hidden) if norm == "group" else nn.Identity() for _ in self.convs
+        )
+        self.head = nn.Linear(hidden, out_features)
+        self.out_features = out_features
+        self.n_layers = len(self.convs) + 1
+
+    def forward(self, x: torch.Tensor, layer_scales: torch.Tensor | None = None) -> torch.Tensor:
+        if x.dim() == 2:  # flat 784-pixel rows
+            x = x.view(-1, 1, 28, 28)
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+            x = torch.max_pool2d(torch.relu(norm(_scale(conv(x), layer_scales, i))), 2)
+        return _scale(self.head(x.flatten(1)), layer_scales, len(self.convs))
+
+
+class Point(nn.Module):
+    """A model that *is* its parameter vector: ``x (N, ·) -> θ (N, dim)``.
+
+    With the loss ``theory.half_squared_distance`` and targets θ*, a task's
+    loss is ½‖θ − θ*‖², the quadratic tasks of the theory chapter.
+    """
+
+    n_layers = 1
+
+    def __init__(self, dim: int, init: torch.Tensor | None = None):
+        super().__init__()
+        _checks.count("dim", dim)
+        self.theta = nn.Parameter(torch.zeros(dim) if init is None else torch.as_tensor(init).clone().float())
+
+    def reset_parameters(self):
+        nn.init.normal_(self.theta, std=0.1)
+
+    def forward(self, x: torch.Tensor, layer_scales: torch.Tensor | None = None) -> torch.Tensor:
+        return _scale(self.theta.expand(x.shape[0], -1), layer_scales, 0)

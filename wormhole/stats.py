@@ -1,0 +1,29 @@
+"""Means with 95% confidence intervals (Student t), the book's one statistic."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats as _st
+
+
+def mean_ci(values, axis: int = 0, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and CI half-width of ``values`` along ``axis`` (t-interval; half-width NaN for one value)."""
+    v = np.asarray(values, dtype=np.float64)
+    n = v.shape[axis]
+    mean = v.mean(axis=axis)
+    if n < 2:
+        return mean, np.full_like(mean, np.nan)
+    sem = v.std(axis=axis, ddof=1) / np.sqrt(n)
+    return mean, sem * _st.t.ppf(0.5 + level / 2, n - 1)
+
+
+def intervals_separate(a, b) -> bool:
+    """True when the 95% intervals of the seed-level samples ``a`` and ``b`` do not overlap."""
+    ma, ha = mean_ci(a)
+    mb, hb = mean_ci(b)
+    return bool(abs(ma - mb) > ha + hb)
+
+
+def fmt(mean: float, half: float, digits: int = 3) -> str:
+    """``"0.123 ± 0.004"``."""
+    return f"{mean:.{digits}f} ± {half:.{digits}f}"

@@ -1,0 +1,10 @@
+"""Task families: each samples a :class:`TaskBatch` with tasks as the leading dimension."""
+
+from .base import TaskBatch, TaskFamily
+from .mnist import MNISTPairs, MNISTWays
+from .quadratic import Quadratic
+from .threshold import Threshold
+from .wavelet import WaveletRegression, supported_wavelets
+
+__all__ = ["TaskBatch", "TaskFamily", "Threshold", "WaveletRegression", "supported_wavelets",
+           "MNISTPairs", "MNISTWays", "Quadratic"]

@@ -1,0 +1,98 @@
+"""What every task family returns: a :class:`TaskBatch` with tasks as the leading dimension."""
+
+from __future__ import annotations
+
+import abc
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from .. import _checks
+
+
+class TaskBatch(NamedTuple):
+    """A meta-batch of tasks.
+
+    Shapes (T tasks, K support and Q query examples per task):
+    ``support_x (T, K, ...)``, ``support_y (T, K, ...)``, ``query_x (T, Q, ...)``,
+    ``query_y (T, Q, ...)``. ``sign (T,)`` is +1 or −1: which side of the
+    family's symmetry each task sits on (the flipped tasks have −1).
+    """
+
+    support_x: Tensor
+    support_y: Tensor
+    query_x: Tensor
+    query_y: Tensor
+    sign: Tensor | None = None
+
+    @property
+    def n_tasks(self) -> int:
+        return self.support_x.shape[0]
+
+    def tensors(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The four data tensors, in the order the learners take them."""
+        return self.support_x, self.support_y, self.query_x, self.query_y
+
+    def to(self, device) -> "TaskBatch":
+        return TaskBatch(*(None if t is None else t.to(device) for t in self))
+
+    def select(self, index) -> "TaskBatch":
+        """The tasks at ``index`` (an int, slice or index tensor) as a smaller batch."""
+        if isinstance(index, int):
+            index = slice(index, index + 1)
+        return TaskBatch(*(None if t is None else t[index] for t in self))
+
+    def validate(self) -> "TaskBatch":
+        """Raise ``ValueError`` if the four tensors disagree on tasks or examples."""
+        sx, sy, qx, qy = self.tensors()
+        for name, t in zip(("support_x", "support_y", "query_x", "query_y"), (sx, sy, qx, qy)):
+            if not isinstance(t, Tensor) or t.dim() < 2:
+                raise ValueError(f"{name} must be a tensor of shape (tasks, examples, ...), got "
+                                 f"{getattr(t, 'shape', type(t).__name__)}")
+        if len({sx.shape[0], sy.shape[0], qx.shape[0], qy.shape[0]}) != 1:
+            raise ValueError("support_x, support_y, query_x and query_y must have the same number of tasks "
+                             f"(leading dimension); got {sx.shape[0]}, {sy.shape[0]}, {qx.shape[0]}, {qy.shape[0]}")
+        if sx.shape[:2] != sy.shape[:2] or qx.shape[:2] != qy.shape[:2]:
+            raise ValueError(f"inputs and targets must agree on (tasks, examples): support {tuple(sx.shape[:2])} "
+                             f"vs {tuple(sy.shape[:2])}, query {tuple(qx.shape[:2])} vs {tuple(qy.shape[:2])}")
+        if sx.shape[2:] != qx.shape[2:]:
+            raise ValueError(f"support_x and query_x must have the same example shape; got "
+                             f"{tuple(sx.shape[2:])} and {tuple(qx.shape[2:])}")
+        return self
+
+
+class TaskFamily(abc.ABC):
+    """A distribution over tasks. Subclasses implement :meth:`_sample`.
+
+    Attributes every family sets: ``loss`` (the loss name its learners use),
+    ``shots``, ``queries``, and ``flip`` (whether both signs occur).
+    """
+
+    loss: str = "mse"
+
+    def __init__(self, shots: int, queries: int, flip: bool = True):
+        self.shots = _checks.count("shots", shots)
+        self.queries = _checks.count("queries", queries)
+        self.flip = bool(flip)
+
+    def sample(self, n_tasks: int, generator: torch.Generator | None = None) -> TaskBatch:
+        """Draw ``n_tasks`` tasks; pass a seeded ``torch.Generator`` for reproducible draws."""
+        _checks.count("n_tasks", n_tasks)
+        if generator is None:
+            generator = torch.Generator().manual_seed(int(torch.randint(2**62, ()).item()))
+        return self._sample(n_tasks, generator).validate()
+
+    def _signs(self, n_tasks: int, generator: torch.Generator) -> Tensor:
+        if not self.flip:
+            return torch.ones(n_tasks)
+        return torch.randint(0, 2, (n_tasks,), generator=generator).float() * 2 - 1
+
+    @abc.abstractmethod
+    def _sample(self, n_tasks: int, generator: torch.Generator) -> TaskBatch:
+        """Draw ``n_tasks`` tasks with ``generator``."""
+
+    def describe(self) -> dict:
+        """The settings that define this family (saved with metrics)."""
+        return {"family": type(self).__name__, "shots": self.shots, "queries": self.queries, "flip": self.flip}

