@@ -65,14 +65,12 @@ def evaluate(learner: MetaLearner, tasks: TaskFamily, n_tasks: int = 1000, steps
     device = resolve_device(device)
     learner = learner.to(device)
     gen = torch.Generator().manual_seed(stream_seed(seed, "eval"))
-    losses, accs, signs = [], [], []
-    done = 0
-    while done < n_tasks:
-        batch = tasks.sample(min(batch_size, n_tasks - done), gen)
-        learner.check_batch(batch)
-        loss, acc = learner.losses_along_inner_loop(learner.meta_parameters(), *batch.to(device).tensors(), steps)
+    everything = tasks.sample(n_tasks, gen)  # one draw, so the tasks do not depend on batch_size
+    learner.check_batch(everything)
+    losses, accs = [], []
+    for start in range(0, n_tasks, batch_size):
+        batch = everything.select(slice(start, start + batch_size)).to(device)
+        loss, acc = learner.losses_along_inner_loop(learner.meta_parameters(), *batch.tensors(), steps)
         losses.append(loss.cpu().numpy())
         accs.append(acc.cpu().numpy())
-        signs.append(batch.sign.numpy())
-        done += batch.n_tasks
-    return Evaluation(steps, np.concatenate(losses), np.concatenate(accs), np.concatenate(signs))
+    return Evaluation(steps, np.concatenate(losses), np.concatenate(accs), everything.sign.numpy())

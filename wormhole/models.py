@@ -104,7 +104,12 @@ class Point(nn.Module):
     def __init__(self, dim: int, init: torch.Tensor | None = None):
         super().__init__()
         _checks.count("dim", dim)
-        self.theta = nn.Parameter(torch.zeros(dim) if init is None else torch.as_tensor(init).clone().float())
+        if init is None:
+            init = torch.zeros(dim)
+        init = torch.as_tensor(init).clone()
+        if init.shape != (dim,):
+            raise ValueError(f"init must have shape ({dim},), got {tuple(init.shape)}")
+        self.theta = nn.Parameter(init if init.is_floating_point() else init.float())
 
     def reset_parameters(self):
         nn.init.normal_(self.theta, std=0.1)

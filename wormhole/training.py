@@ -152,7 +152,8 @@ def meta_train_seeds(learner: MetaLearner, tasks: TaskFamily, seeds, iterations:
     With ``checkpoint=path`` the state is saved every ``log_every`` iterations and at the
     end; if the file exists, training resumes from it and runs up to ``iterations`` in
     total, bit-identical to an uninterrupted run. A non-finite meta-loss stops training
-    with ``FloatingPointError`` naming the iteration and seed.
+    with ``FloatingPointError`` naming the iteration and seed. Diagnostics are logged at
+    iterations 0, log_every, 2·log_every, ... (a fixed grid, so that resumed runs log alike).
     """
     if not isinstance(learner, MetaLearner):
         raise ValueError(f"learner must be a wormhole MetaLearner, got {type(learner).__name__}")
@@ -216,7 +217,7 @@ def meta_train_seeds(learner: MetaLearner, tasks: TaskFamily, seeds, iterations:
             s = seeds[int(bad.nonzero()[0])]
             raise FloatingPointError(f"meta-loss is not finite ({float(loss[bad][0])}) at iteration {it} "
                                      f"for seed {s}; lower meta_lr or inner_lr")
-        if it % log_every == 0 or it == iterations - 1:
+        if it % log_every == 0:
             for i, (h, b) in enumerate(zip(histories, batches)):
                 h.log(_diagnostics(template, {k: v[i] for k, v in meta.items()}, b.select(slice(0, conflict_tasks))
                                    .to(device), adapted_w[i], b.sign, it))

