@@ -25,16 +25,12 @@ VARIANTS = ("function", "transform")
 
 def wavelet_table(name: str, level: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """``(grid, psi)`` for a real wavelet from PyWavelets, centred at 0, unnormalised."""
+    if name not in supported_wavelets():
+        raise ValueError(f"wavelet must be one of {', '.join(supported_wavelets())} (real-valued); got {name!r}")
     if name in pywt.wavelist(kind="continuous"):
-        w = pywt.ContinuousWavelet(name)
-        psi, grid = w.wavefun(level=level)
-        if np.iscomplexobj(psi):
-            raise ValueError(f"wavelet must be real-valued; {name!r} is complex. Choose one of "
-                             f"{', '.join(supported_wavelets())}")
-    elif name in DISCRETE_OK:
-        _, psi, grid = pywt.Wavelet(name).wavefun(level=level)
+        psi, grid = pywt.ContinuousWavelet(name).wavefun(level=level)
     else:
-        raise ValueError(f"wavelet must be one of {', '.join(supported_wavelets())}; got {name!r}")
+        _, psi, grid = pywt.Wavelet(name).wavefun(level=level)
     grid = np.asarray(grid, dtype=np.float64)
     return grid - (grid[0] + grid[-1]) / 2, np.asarray(psi, dtype=np.float64)
 

@@ -1,0 +1,215 @@
+"""Run a comparison of meta-learners over seeds, evaluate them on shared tasks, save the metrics.
+
+The chapters and the CLI call :func:`compare`; the training loop lives in
+:mod:`wormhole.training` and is never repeated in a notebook.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import models, tasks as task_families
+from .diagnostics import wormhole_usage
+from .evaluation import Evaluation, evaluate
+from .learners import MAML, MetaLearner, Wormhole
+from .learners.wormhole import WORMHOLE_KEY
+from .stats import fmt, mean_ci
+from .tasks.base import TaskFamily
+from .training import Run, meta_train_seeds, stream_seed
+
+STEPS = (0, 1, 2, 5, 10)
+
+
+def quick() -> bool:
+    """True when ``WORMHOLE_QUICK=1``: the chapters run the same code at tiny sizes."""
+    return os.environ.get("WORMHOLE_QUICK", "0") == "1"
+
+
+def size(full, quick_value):
+    """``quick_value`` in quick mode, ``full`` otherwise."""
+    return quick_value if quick() else full
+
+
+def metrics_dir() -> Path:
+    """Where chapters save metrics for the results page (``$WORMHOLE_METRICS_DIR``, or
+    ``../_build/metrics`` next to the notebooks; ``-quick`` appended in quick mode)."""
+    default = "../_build/metrics" + ("-quick" if quick() else "")
+    path = Path(os.environ.get("WORMHOLE_METRICS_DIR", default))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass
+class MethodResult:
+    """One method's runs (one per seed) and their evaluations on the shared evaluation tasks."""
+
+    name: str
+    runs: list
+    evaluations: list
+    usage: list = field(default_factory=list)
+    wall_seconds: float = 0.0
+
+    def per_seed(self, steps: int, metric: str = "loss") -> np.ndarray:
+        """Mean over evaluation tasks, one value per seed."""
+        j = self.evaluations[0].steps.index(steps)
+        return np.array([getattr(e, metric)[:, j].mean() for e in self.evaluations])
+
+    def per_seed_sign(self, steps: int, sign: int, metric: str = "loss") -> np.ndarray:
+        j = self.evaluations[0].steps.index(steps)
+        return np.array([getattr(e, metric)[e.sign == sign, j].mean() for e in self.evaluations])
+
+    def curve(self, key: str, smooth: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(iterations, mean, ci)`` over seeds of a per-iteration history field, or a logged one."""
+        if key in ("meta_loss", "accuracy"):
+            vals = np.array([getattr(r.history, key) for r in self.runs], dtype=float)
+            if smooth > 1:
+                kernel = np.ones(smooth) / smooth
+                vals = np.array([np.convolve(v, kernel, mode="valid") for v in vals])
+            its = np.arange(vals.shape[1]) + (smooth - 1)
+        else:
+            vals = np.array([r.history.logged[key] for r in self.runs], dtype=float)
+            its = np.array(self.runs[0].history.logged["iteration"])
+        m, h = mean_ci(vals, axis=0)
+        return its, m, h
+
+    def final_logged(self, key: str, last: int = 3) -> np.ndarray:
+        """Per seed, the mean of the last ``last`` logged values of ``key``."""
+        return np.array([np.mean(r.history.logged[key][-last:]) for r in self.runs])
+
+    def seconds_per_iteration(self) -> np.ndarray:
+        return np.array([r.history.seconds_per_iteration() for r in self.runs])
+
+    def summary(self) -> dict:
+        def ci(values):
+            m, h = mean_ci(values)
+            return [float(m), float(h)]
+
+        steps = self.evaluations[0].steps
+        out = {"loss": {s: ci(self.per_seed(s)) for s in steps},
+               "accuracy": {s: ci(self.per_seed(s, "accuracy")) for s in steps},
+               "per_seed_loss": {s: self.per_seed(s).tolist() for s in steps},
+               "per_seed_accuracy": {s: self.per_seed(s, "accuracy").tolist() for s in steps},
+               "conflict": ci(self.final_logged("conflict")),
+               "conflict_first": ci(np.array([r.history.logged["conflict"][0] for r in self.runs])),
+               "seconds_per_iteration": ci(self.seconds_per_iteration()),
+               "learner": self.runs[0].learner.describe(), "seeds": [r.seed for r in self.runs]}
+        if self.usage:
+            for k in ("w0_mean", "adapted_w_mean", "flip_fraction", "flip_fraction_flipped_tasks",
+                      "flip_fraction_unflipped_tasks"):
+                vals = np.array([u[k] for u in self.usage], dtype=float)
+                out[k] = ci(vals) if np.isfinite(vals).all() else [float("nan"), float("nan")]
+        return out
+
+
+@dataclass
+class Comparison:
+    """Several methods trained on the same tasks with the same budget and seeds."""
+
+    name: str
+    methods: dict
+    config: dict
+
+    def __getitem__(self, key) -> MethodResult:
+        return self.methods[key]
+
+    def summary(self) -> dict:
+        return {"name": self.name, "config": self.config,
+                "methods": {k: m.summary() for k, m in self.methods.items()}}
+
+    def table(self, steps=(0, 1, 10)) -> str:
+        """A plain-text table of query loss / accuracy (mean ± 95% CI over seeds) and conflict."""
+        has_acc = all(np.isfinite(m.per_seed(steps[0], "accuracy")).all() for m in self.methods.values())
+        head = ["method"] + [f"loss@{s}" for s in steps] + ([f"acc@{s}" for s in steps] if has_acc else [])
+        head += ["conflict", "ms/iter"]
+        rows = [head]
+        for name, m in self.methods.items():
+            row = [name] + [fmt(*mean_ci(m.per_seed(s))) for s in steps]
+            if has_acc:
+                row += [fmt(*mean_ci(m.per_seed(s, "accuracy"))) for s in steps]
+            row += [fmt(*mean_ci(m.final_logged("conflict"))), fmt(*(1000 * v for v in mean_ci(m.seconds_per_iteration())), 2)]
+            rows.append(row)
+        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+        return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
+
+    def save(self, path: str | os.PathLike | None = None) -> Path:
+        """Write :meth:`summary` as JSON (default: ``metrics_dir()/<name>.json``)."""
+        path = Path(path) if path is not None else metrics_dir() / f"{self.name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.summary(), indent=1, default=_jsonable))
+        os.replace(tmp, path)
+        return path
+
+
+def _jsonable(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, (tuple, set)):
+        return list(o)
+    return str(o)
+
+
+def compare(name: str, learners: dict, train_tasks: TaskFamily, eval_tasks: TaskFamily, seeds=range(5),
+            iterations: int = 1000, meta_batch: int = 25, meta_lr: float = 1e-3, n_eval: int = 500,
+            steps=STEPS, log_every: int = 50, eval_seed: int = 1234, progress: bool = True,
+            device="auto") -> Comparison:
+    """Meta-train each learner template for every seed (same tasks, budget and seeds), then
+    evaluate every run on the same ``n_eval`` tasks from ``eval_tasks`` (seeded by ``eval_seed``,
+    a stream separate from training's)."""
+    seeds = list(seeds)
+    results = {}
+    usage_batch = eval_tasks.sample(min(n_eval, 256), torch.Generator().manual_seed(stream_seed(eval_seed, "eval") + 1))
+    for label, learner in learners.items():
+        t0 = time.perf_counter()
+        runs: list[Run] = meta_train_seeds(learner, train_tasks, seeds, iterations, meta_batch, meta_lr,
+                                           progress=progress, log_every=log_every, device=device)
+        wall = time.perf_counter() - t0
+        evals: list[Evaluation] = [evaluate(r.learner, eval_tasks, n_eval, steps, eval_seed, device=device)
+                                   for r in runs]
+        usage = []
+        if _has_wormhole(runs[0].learner):
+            usage = [{k: v for k, v in wormhole_usage(r.learner, usage_batch.to(next(r.learner.parameters()).device)).items()
+                      if k != "adapted_w"} for r in runs]
+        results[label] = MethodResult(label, runs, evals, usage, wall)
+    config = {"seeds": seeds, "iterations": iterations, "meta_batch": meta_batch, "meta_lr": meta_lr,
+              "n_eval": n_eval, "eval_seed": eval_seed, "train_tasks": train_tasks.describe(),
+              "eval_tasks": eval_tasks.describe(), "quick": quick()}
+    return Comparison(name, results, config)
+
+
+def _has_wormhole(learner: MetaLearner) -> bool:
+    return WORMHOLE_KEY in learner.initial_fast(learner.meta_parameters())
+
+
+# ---------------------------------------------------------------- presets for the CLI
+def preset(problem: str, method: str, quick_mode: bool = False):
+    """``(learner, train_tasks, eval_tasks, meta_lr)`` of a problem's default setting."""
+    if problem == "threshold":
+        model, loss, lr = models.MLP(1, (40, 40), 1), "bce", 0.4
+        train, test = task_families.Threshold(), task_families.Threshold()
+        meta_lr = 1e-3
+    elif problem == "wavelet":
+        model, loss, lr = models.MLP(1, (40, 40), 1), "mse", 0.01
+        train, test = task_families.WaveletRegression(), task_families.WaveletRegression()
+        meta_lr = 1e-3
+    elif problem == "mnist":
+        model, loss, lr = models.ConvNet(1, hidden=8 if quick_mode else 16), "bce", 0.4
+        train = task_families.MNISTPairs(split="train")
+        test = task_families.MNISTPairs(split="test")
+        meta_lr = 1e-3
+    else:
+        raise ValueError(f"problem must be one of 'threshold', 'wavelet', 'mnist'; got {problem!r}")
+    if method == "maml":
+        learner = MAML(model, loss=loss, inner_lr=lr, steps=1)
+    elif method == "wormhole":
+        learner = Wormhole(model, loss=loss, inner_lr=lr, steps=1)
+    else:
+        raise ValueError(f"method must be one of 'maml', 'wormhole'; got {method!r}")
+    return learner, train, test, meta_lr

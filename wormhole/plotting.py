@@ -1,0 +1,112 @@
+"""The book's figures: each takes a Comparison (or learners) and returns a matplotlib Figure."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from .stats import mean_ci
+
+
+def _band(ax, x, m, h, label):
+    line, = ax.plot(x, m, label=label)
+    if np.isfinite(h).all():
+        ax.fill_between(x, m - h, m + h, color=line.get_color(), alpha=0.2)
+
+
+def training_curves(comparison, smooth: int = 20):
+    """Meta-training query loss (and accuracy, for classification) vs iteration, mean ± 95% CI over seeds."""
+    first = next(iter(comparison.methods.values()))
+    has_acc = np.isfinite(first.runs[0].history.accuracy).all()
+    fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(10 if has_acc else 5, 3.4), squeeze=False)
+    for name, m in comparison.methods.items():
+        s = min(smooth, len(m.runs[0].history.meta_loss))
+        _band(axes[0, 0], *m.curve("meta_loss", s), name)
+        if has_acc:
+            _band(axes[0, 1], *m.curve("accuracy", s), name)
+    axes[0, 0].set(xlabel="meta-iteration", ylabel="query loss after adaptation", title="meta-training")
+    if has_acc:
+        axes[0, 1].set(xlabel="meta-iteration", ylabel="query accuracy", title="meta-training")
+    axes[0, 0].legend()
+    fig.tight_layout()
+    return fig
+
+
+def inner_steps(comparison):
+    """Query loss and accuracy vs the number of inner steps at evaluation (mean ± 95% CI over seeds)."""
+    first = next(iter(comparison.methods.values()))
+    steps = first.evaluations[0].steps
+    has_acc = np.isfinite(first.per_seed(steps[0], "accuracy")).all()
+    fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(10 if has_acc else 5, 3.4), squeeze=False)
+    for name, m in comparison.methods.items():
+        for ax, metric in zip(axes[0], ("loss", "accuracy")):
+            vals = np.array([m.per_seed(s, metric) for s in steps])
+            mean, h = mean_ci(vals, axis=1)
+            ax.errorbar(steps, mean, yerr=h, marker="o", capsize=3, label=name)
+    axes[0, 0].set(xlabel="inner steps", ylabel="query loss", title="after adaptation (evaluation tasks)")
+    if has_acc:
+        axes[0, 1].set(xlabel="inner steps", ylabel="query accuracy", title="after adaptation (evaluation tasks)")
+    axes[0, 0].legend()
+    fig.tight_layout()
+    return fig
+
+
+def conflict(comparison):
+    """Gradient conflict: mean pairwise cosine of per-task meta-gradients over training."""
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    for name, m in comparison.methods.items():
+        _band(ax, *m.curve("conflict"), name)
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set(xlabel="meta-iteration", ylabel="mean cosine of task meta-gradients", title="gradient conflict")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def wormhole_values(comparison, methods=None):
+    """w₀ over training and the adapted w on the flipped and unflipped evaluation tasks."""
+    names = [n for n, m in comparison.methods.items() if m.usage and (methods is None or n in methods)]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    for name in names:
+        m = comparison.methods[name]
+        _band(axes[0], *m.curve("w0_mean"), f"{name}: w₀")
+        _band(axes[0], *m.curve("adapted_w_mean"), f"{name}: adapted w (mean)")
+        flips = [[u["flip_fraction_flipped_tasks"] for u in m.usage], [u["flip_fraction_unflipped_tasks"] for u in m.usage]]
+        pos = np.arange(2) + 0.3 * names.index(name)
+        axes[1].bar(pos, [np.nanmean(f) for f in flips], width=0.3, label=name)
+    axes[0].axhline(0, color="k", lw=0.8)
+    axes[0].set(xlabel="meta-iteration", ylabel="multiplier", title="w₀ and adapted w")
+    axes[1].set_xticks(np.arange(2) + 0.15, ["flipped tasks", "unflipped tasks"])
+    axes[1].set(ylabel="fraction of tasks where w changes sign", title="does the inner loop use the wormhole?",
+                ylim=(0, 1))
+    for ax in axes:
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def adapted_fits(learners: dict, batch, steps=(0, 1, 10), n_tasks: int = 3):
+    """MAML-sinusoid-style panels: the true curve, the support points and the fit after each number of steps.
+
+    ``learners`` maps a name to a learner; ``batch`` is a 1-D regression TaskBatch whose query set is dense.
+    """
+    fig, axes = plt.subplots(len(learners), n_tasks, figsize=(3.4 * n_tasks, 2.6 * len(learners)), squeeze=False)
+    for row, (name, learner) in enumerate(learners.items()):
+        dev = next(learner.parameters()).device
+        for col in range(n_tasks):
+            ax = axes[row, col]
+            qx, qy = batch.query_x[col].to(dev), batch.query_y[col]
+            order = qx[:, 0].argsort()
+            ax.plot(qx[order, 0].cpu(), qy[order, 0], "k", lw=2, label="truth")
+            ax.plot(batch.support_x[col, :, 0], batch.support_y[col, :, 0], "r^", label="support")
+            for s in steps:
+                fast = learner.adapt(batch.support_x[col].to(dev), batch.support_y[col].to(dev), steps=s)
+                with torch.no_grad():
+                    pred = learner.predict(fast, qx).cpu()
+                ax.plot(qx[order, 0].cpu(), pred[order, 0], "--", label=f"{s} steps")
+            ax.set_title(f"{name}, task {col} (sign {int(batch.sign[col]):+d})", fontsize=9)
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
