@@ -79,6 +79,15 @@ def test_multi_seed_run_equals_each_seed_alone():
             torch.testing.assert_close(_params(run.learner)[k], v, atol=1e-6, rtol=0)
 
 
+def test_seed_chunks_give_the_same_runs():
+    a = wh.meta_train_seeds(_learner(), wh.tasks.Threshold(), [0, 1, 2], iterations=5, **ITER)
+    b = wh.meta_train_seeds(_learner(), wh.tasks.Threshold(), [0, 1, 2], iterations=5, seed_chunk=2, **ITER)
+    assert [r.seed for r in b] == [0, 1, 2]
+    for ra, rb in zip(a, b):
+        torch.testing.assert_close(torch.tensor(ra.history.meta_loss), torch.tensor(rb.history.meta_loss),
+                                   atol=1e-6, rtol=0)
+
+
 def test_non_finite_loss_stops_with_the_iteration():
     learner = wh.MAML(tiny_mlp(), loss="mse", inner_lr=1e6, steps=3)
     with pytest.raises(FloatingPointError, match="iteration 0"):

@@ -159,17 +159,18 @@ def _jsonable(o):
 def compare(name: str, learners: dict, train_tasks: TaskFamily, eval_tasks: TaskFamily, seeds=range(5),
             iterations: int = 1000, meta_batch: int = 25, meta_lr: float = 1e-3, n_eval: int = 500,
             steps=STEPS, log_every: int = 50, eval_seed: int = 1234, progress: bool = True,
-            device="auto") -> Comparison:
+            device="auto", seed_chunk: int | None = None) -> Comparison:
     """Meta-train each learner template for every seed (same tasks, budget and seeds), then
     evaluate every run on the same ``n_eval`` tasks from ``eval_tasks`` (seeded by ``eval_seed``,
-    a stream separate from training's)."""
+    a stream separate from training's). ``seed_chunk`` as in :func:`~wormhole.meta_train_seeds`."""
     seeds = list(seeds)
     results = {}
     usage_batch = eval_tasks.sample(min(n_eval, 256), torch.Generator().manual_seed(stream_seed(eval_seed, "eval") + 1))
     for label, learner in learners.items():
         t0 = time.perf_counter()
         runs: list[Run] = meta_train_seeds(learner, train_tasks, seeds, iterations, meta_batch, meta_lr,
-                                           progress=progress, log_every=log_every, device=device)
+                                           progress=progress, log_every=log_every, device=device,
+                                           seed_chunk=seed_chunk)
         wall = time.perf_counter() - t0
         evals: list[Evaluation] = [evaluate(r.learner, eval_tasks, n_eval, steps, eval_seed, device=device)
                                    for r in runs]

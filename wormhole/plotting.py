@@ -110,3 +110,22 @@ def adapted_fits(learners: dict, batch, steps=(0, 1, 10), n_tasks: int = 3):
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def meta_loss_landscape(alpha: float = 0.1, alpha_w: float = 0.5, w0: float = 1.0, u=(0.6, 0.8), ax=None):
+    """One-step meta-loss of MAML and the wormhole (parameter placement) on the quadratic tasks ±u,
+    along the line θ = s·u, from the closed forms in :mod:`wormhole.theory`."""
+    from . import theory
+
+    u = np.asarray(u, dtype=float)
+    s = np.linspace(-2, 2, 201)
+    maml = [theory.maml_meta_loss(si * u, u, alpha) for si in s]
+    worm = [theory.wormhole_meta_loss(si * u, w0, u, alpha, alpha_w) for si in s]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.4))
+    ax.plot(s, maml, label="MAML")
+    ax.plot(s, worm, label=f"wormhole (w₀ = {w0:.2f}, α_w = {alpha_w:.2f})")
+    ax.set(xlabel="initialisation θ = s·u", ylabel="meta-loss after one step", ylim=(-0.02, max(1.0, max(maml) * 1.05)),
+           title=f"α = {alpha:.2f}")
+    ax.legend(fontsize=8)
+    return ax.figure

@@ -142,8 +142,13 @@ def _load_checkpoint(path: str, config: dict) -> dict:
 # ---------------------------------------------------------------- training
 def meta_train_seeds(learner: MetaLearner, tasks: TaskFamily, seeds, iterations: int, meta_batch: int = 25,
                      meta_lr: float = 1e-3, progress: bool = True, checkpoint: str | None = None,
-                     log_every: int = 50, device="auto", conflict_tasks: int = 16) -> list[Run]:
+                     log_every: int = 50, device="auto", conflict_tasks: int = 16,
+                     seed_chunk: int | None = None) -> list[Run]:
     """Meta-train one configuration for several seeds at once (vectorised over seeds).
+
+    ``seed_chunk`` vectorises at most that many seeds at a time (``None``: all). Small
+    MLPs gain from one wide ``vmap``; convolutions on the CPU run faster one seed at
+    a time (see ``benchmarks/README.md``). The results are the same either way.
 
     Each seed fixes its own initialisation (``learner.reset_parameters``) and its own
     task stream. Returns one :class:`Run` per seed, in the order of ``seeds``; ``learner``
@@ -162,6 +167,12 @@ def meta_train_seeds(learner: MetaLearner, tasks: TaskFamily, seeds, iterations:
     seeds = [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be a non-empty list of distinct integers, got {seeds!r}")
+    if seed_chunk is not None and _checks.count("seed_chunk", seed_chunk) < len(seeds):
+        if checkpoint is not None:
+            raise ValueError("checkpoint needs seed_chunk=None (one file holds all seeds trained together)")
+        return [run for i in range(0, len(seeds), seed_chunk)
+                for run in meta_train_seeds(learner, tasks, seeds[i:i + seed_chunk], iterations, meta_batch,
+                                            meta_lr, progress, None, log_every, device, conflict_tasks)]
     _checks.count("iterations", iterations, minimum=0)
     _checks.count("meta_batch", meta_batch)
     meta_lr = _checks.positive("meta_lr", meta_lr)
