@@ -50,13 +50,23 @@ def gradient_conflict(learner: MetaLearner, batch: TaskBatch, meta: Params | Non
 
 
 def flip_statistics(w0: Tensor, adapted_w: Tensor, sign: Tensor | None) -> dict[str, float]:
-    """Sign-change statistics of adapted multipliers ``adapted_w (T, ...)`` relative to ``w0``."""
+    """Sign-change statistics of adapted multipliers ``adapted_w (T, ...)`` relative to ``w0``.
+
+    ``flip_fraction*``: how often the inner loop sends w through 0 (overall, on flipped
+    tasks with ``sign`` −1, on the others). ``w_sign_task_agreement``: |mean of sign(w')·sign|,
+    1 when the sign of the adapted w tells the two sides of the family apart, which is
+    the meaningful measure when w₀ itself sits near 0.
+    """
     flipped = (torch.sign(adapted_w) != torch.sign(w0)).float().reshape(adapted_w.shape[0], -1).mean(1)
     out = {"w0_mean": float(w0.float().mean()), "adapted_w_mean": float(adapted_w.float().mean()),
            "adapted_w_std": float(adapted_w.float().std()) if adapted_w.numel() > 1 else 0.0,
            "flip_fraction": float(flipped.mean())}
     if sign is not None:
         sign = sign.to(flipped.device)
+        # +1 / −1: the sign of the adapted w encodes the task's side perfectly; 0: unrelated
+        w_sign = torch.sign(adapted_w.float().reshape(adapted_w.shape[0], -1).mean(1))
+        both_sides = bool((sign > 0).any() and (sign < 0).any())
+        out["w_sign_task_agreement"] = abs(float((w_sign * sign).mean())) if both_sides else float("nan")
         for name, mask in (("flipped_tasks", sign < 0), ("unflipped_tasks", sign > 0)):
             out[f"flip_fraction_{name}"] = float(flipped[mask].mean()) if mask.any() else float("nan")
     return out

@@ -83,6 +83,10 @@ class MethodResult:
         """Per seed, the mean of the last ``last`` logged values of ``key``."""
         return np.array([np.mean(r.history.logged[key][-last:]) for r in self.runs])
 
+    def mean_logged(self, key: str) -> np.ndarray:
+        """Per seed, the mean of ``key`` over every logged iteration of training."""
+        return np.array([np.mean(r.history.logged[key]) for r in self.runs])
+
     def seconds_per_iteration(self) -> np.ndarray:
         return np.array([r.history.seconds_per_iteration() for r in self.runs])
 
@@ -98,11 +102,12 @@ class MethodResult:
                "per_seed_accuracy": {s: self.per_seed(s, "accuracy").tolist() for s in steps},
                "conflict": ci(self.final_logged("conflict")),
                "conflict_first": ci(np.array([r.history.logged["conflict"][0] for r in self.runs])),
+               "conflict_during_training": ci(self.mean_logged("conflict")),
                "seconds_per_iteration": ci(self.seconds_per_iteration()),
                "learner": self.runs[0].learner.describe(), "seeds": [r.seed for r in self.runs]}
         if self.usage:
             for k in ("w0_mean", "adapted_w_mean", "flip_fraction", "flip_fraction_flipped_tasks",
-                      "flip_fraction_unflipped_tasks"):
+                      "flip_fraction_unflipped_tasks", "w_sign_task_agreement"):
                 vals = np.array([u[k] for u in self.usage], dtype=float)
                 out[k] = ci(vals) if np.isfinite(vals).all() else [float("nan"), float("nan")]
         return out
@@ -214,3 +219,44 @@ def preset(problem: str, method: str, quick_mode: bool = False):
     else:
         raise ValueError(f"method must be one of 'maml', 'wormhole'; got {method!r}")
     return learner, train, test, meta_lr
+
+
+def contrast(comparison: Comparison, a: str, b: str, steps: int = 1, metric: str = "loss") -> dict:
+    """Compare methods ``a`` and ``b`` on a per-seed ``metric``: ``"loss"`` or ``"accuracy"``
+    on the evaluation tasks after ``steps`` inner steps; ``"conflict"``, the gradient
+    conflict of the last logged iterations of training; or ``"conflict_during_training"``,
+    its mean over all logged iterations (for both, higher means less conflict).
+
+    Returns both means with 95% CI half-widths over seeds, whether the two intervals are
+    disjoint (``separate``), the paired per-seed difference ``b − a`` with its CI, and
+    ``better``: the name of the better method when the intervals are disjoint, else ``None``.
+    """
+    def values(m: MethodResult) -> np.ndarray:
+        if metric == "conflict":
+            return m.final_logged("conflict")
+        if metric == "conflict_during_training":
+            return m.mean_logged("conflict")
+        return m.per_seed(steps, metric)
+
+    va, vb = values(comparison[a]), values(comparison[b])
+    (ma, ha), (mb, hb) = mean_ci(va), mean_ci(vb)
+    md, hd = mean_ci(vb - va)
+    separate = bool(abs(ma - mb) > ha + hb)
+    lower_is_better = metric == "loss"
+    better = None
+    if separate:
+        better = (a if ma < mb else b) if lower_is_better else (a if ma > mb else b)
+    return {"a": a, "b": b, "metric": metric, "steps": steps, "mean_a": float(ma), "ci_a": float(ha),
+            "mean_b": float(mb), "ci_b": float(hb), "diff": float(md), "diff_ci": float(hd),
+            "separate": separate, "better": better}
+
+
+def describe_contrast(c: dict) -> str:
+    """One sentence for a :func:`contrast`, e.g. for a chapter's printed verdict."""
+    verdict = (f"{c['better']} is better (95% intervals disjoint)" if c["better"]
+               else "no significant difference (95% intervals overlap)")
+    what = {"conflict": "gradient conflict (end of training)",
+            "conflict_during_training": "gradient conflict (mean over training)"}.get(
+        c["metric"], f"{c['metric']} after {c['steps']} step(s)")
+    return (f"{what}: {c['a']} {fmt(c['mean_a'], c['ci_a'])}, "
+            f"{c['b']} {fmt(c['mean_b'], c['ci_b'])}; {verdict}")
