@@ -28,7 +28,7 @@ book-quick: $(STAMP)
 	WORMHOLE_QUICK=1 $(BIN)/python -m wormhole.book_build --quick
 
 book: $(STAMP)
-	$(BIN)/python -m wormhole.book_build
+	$(BIN)/python tools/build_book.py
 
 check-site: $(STAMP)
 	$(BIN)/python -m pytest -q tests/test_site.py
