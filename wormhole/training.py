@@ -18,17 +18,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import Tensor
-from torch.func import grad, vmap
 from tqdm.auto import tqdm
 
-from . import _checks
+from . import _checks, distributed
 from .diagnostics import cosine_matrix, flip_statistics, per_task_meta_gradients
 from .learners.base import MetaLearner, Params
-from .learners.wormhole import WORMHOLE_KEY
 from .tasks.base import TaskBatch, TaskFamily
 
-CHECKPOINT_VERSION = 1
-_PURPOSE = {"init": 0, "tasks": 1, "eval": 2}
+CHECKPOINT_VERSION = 2
+_PURPOSE = {"init": 0, "tasks": 1, "eval": 2, "noise": 3}
 
 
 def stream_seed(seed: int, purpose: str) -> int:
@@ -56,6 +54,7 @@ class History:
     for regression). ``logged`` holds, every ``log_every`` iterations, the
     iteration, the gradient conflict (mean pairwise cosine of per-task
     meta-gradients) and, for the wormhole, statistics of w₀ and of the adapted w.
+    ``rates`` holds per-iteration learning rates of methods that adapt them (Alpha MAML).
     ``seconds`` is the wall-clock time of each iteration for all seeds trained
     together (``n_seeds`` of them); it is the one field that is not deterministic.
     """
@@ -66,6 +65,7 @@ class History:
     accuracy: list = field(default_factory=list)
     logged: dict = field(default_factory=dict)
     seconds: list = field(default_factory=list)
+    rates: dict = field(default_factory=dict)
 
     @property
     def iterations(self) -> int:
@@ -81,7 +81,7 @@ class History:
 
     def to_dict(self) -> dict:
         return {"seed": self.seed, "n_seeds": self.n_seeds, "meta_loss": self.meta_loss,
-                "accuracy": self.accuracy, "logged": self.logged, "seconds": self.seconds}
+                "accuracy": self.accuracy, "logged": self.logged, "seconds": self.seconds, "rates": self.rates}
 
     @classmethod
     def from_dict(cls, d: dict) -> "History":
@@ -97,7 +97,24 @@ class Run:
     history: History
 
 
-# ---------------------------------------------------------------- functional Adam
+# ---------------------------------------------------------------- outer optimisers
+class Adam:
+    """Functional Adam on stacked meta-parameters (the same arithmetic as ``torch.optim.Adam``)."""
+
+    def __init__(self, lr: float):
+        self.lr = lr
+
+    def init(self, meta: Params) -> dict:
+        return adam_init(meta)
+
+    def step(self, meta: Params, grads: Params, state: dict) -> tuple[Params, dict]:
+        return adam_step(meta, grads, state, self.lr)
+
+    def rates(self, meta: Params, state: dict) -> dict:
+        """Per-copy learning rates worth logging (none: Adam's rate is fixed)."""
+        return {}
+
+
 def adam_init(params: Params) -> dict:
     return {"step": 0, "m": {k: torch.zeros_like(v) for k, v in params.items()},
             "v": {k: torch.zeros_like(v) for k, v in params.items()}}
@@ -116,6 +133,13 @@ def adam_step(params: Params, grads: Params, state: dict, lr: float, betas=(0.9,
 
 
 # ---------------------------------------------------------------- checkpoints
+def _to(state, device):
+    """``state`` (nested dicts of tensors and numbers) with every tensor moved to ``device``."""
+    if isinstance(state, dict):
+        return {k: _to(v, device) for k, v in state.items()}
+    return state.to(device) if isinstance(state, Tensor) else state
+
+
 def _save_checkpoint(path: str, payload: dict) -> None:
     tmp = f"{path}.tmp-{os.getpid()}"
     torch.save(payload, tmp)
@@ -129,7 +153,7 @@ def _load_checkpoint(path: str, config: dict) -> dict:
     except Exception as err:  # torch raises many kinds on a corrupt file
         raise ValueError(f"checkpoint {path!r} is not a readable wormhole checkpoint ({err}); "
                          "delete it to start afresh") from None
-    if not ok or not {"config", "iteration", "meta", "adam", "generators", "histories"} <= payload.keys():
+    if not ok or not {"config", "iteration", "meta", "optimizer", "generators", "histories"} <= payload.keys():
         raise ValueError(f"checkpoint {path!r} is not a wormhole checkpoint (wrong version or fields); "
                          "delete it to start afresh")
     if payload["config"] != config:
@@ -178,9 +202,11 @@ def meta_train_seeds(learner: MetaLearner, tasks: TaskFamily, seeds, iterations:
     meta_lr = _checks.positive("meta_lr", meta_lr)
     _checks.count("log_every", log_every)
     _checks.count("conflict_tasks", conflict_tasks, minimum=2)
-    device = resolve_device(device)
+    device = distributed.default_device() if device == "auto" and distributed.active() else resolve_device(device)
+    local = distributed.share(meta_batch)  # this process's tasks (all of them outside torchrun)
     template = copy.deepcopy(learner).to(device)
     template.check_batch(tasks.sample(1, torch.Generator().manual_seed(0)).to(device))
+    optimizer = template.outer_optimizer(meta_lr)
 
     config = {"seeds": seeds, "meta_batch": meta_batch, "meta_lr": meta_lr, "log_every": log_every,
               "learner": template.describe(), "tasks": tasks.describe(), "conflict_tasks": conflict_tasks}
@@ -190,8 +216,7 @@ def meta_train_seeds(learner: MetaLearner, tasks: TaskFamily, seeds, iterations:
         if start > iterations:
             raise ValueError(f"iterations must be >= {start}, the iterations already in checkpoint {checkpoint!r}")
         meta = {k: v.to(device) for k, v in saved["meta"].items()}
-        adam = {"step": saved["adam"]["step"], **{s: {k: v.to(device) for k, v in saved["adam"][s].items()}
-                                                   for s in ("m", "v")}}
+        opt_state = _to(saved["optimizer"], device)
         gens = []
         for state in saved["generators"]:
             g = torch.Generator()
@@ -206,23 +231,24 @@ def meta_train_seeds(learner: MetaLearner, tasks: TaskFamily, seeds, iterations:
             fresh.reset_parameters(stream_seed(s, "init"))
             inits.append({k: v.detach() for k, v in fresh.meta_parameters().items()})
         meta = {k: torch.stack([p[k] for p in inits]).to(device) for k in inits[0]}
-        adam = adam_init(meta)
+        opt_state = optimizer.init(meta)
         gens = [torch.Generator().manual_seed(stream_seed(s, "tasks")) for s in seeds]
         histories = [History(seed=s, n_seeds=len(seeds)) for s in seeds]
 
-    def objective(m, sx, sy, qx, qy):
-        losses, extras = template.task_losses(m, sx, sy, qx, qy)
-        w = extras["fast"].get(WORMHOLE_KEY, losses.new_zeros(losses.shape[0], 0))
-        return losses.mean(), (losses.mean().detach(), extras["accuracy"].mean().detach(), w.detach())
-
-    meta_grad = vmap(grad(objective, has_aux=True))
-    bar = tqdm(range(start, iterations), total=iterations, initial=start, disable=not progress,
+    bar = tqdm(range(start, iterations), total=iterations, initial=start, disable=not progress or distributed.rank() > 0,
                desc=f"{type(learner).__name__} x{len(seeds)} seeds", leave=False)
     for it in bar:
         t0 = time.perf_counter()
         batches = [tasks.sample(meta_batch, g) for g in gens]
-        stacked = [torch.stack(ts).to(device) for ts in zip(*(b.tensors() for b in batches))]
-        grads, (loss, acc, adapted_w) = meta_grad(meta, *stacked)
+        stacked = [torch.stack(ts)[:, local].to(device) for ts in zip(*(b.tensors() for b in batches))]
+        grads, (loss, acc, adapted_w) = template.meta_gradients(meta, *stacked, total_tasks=meta_batch,
+                                                                noise_seeds=[stream_seed(s, "noise") + it for s in seeds])
+        if distributed.active():
+            if getattr(template, "all_reduce_gradients", True):
+                grads = distributed.all_reduce_sum(grads)
+            loss, acc = distributed.all_reduce_sum({"l": loss, "a": acc}).values()
+            if adapted_w.numel():
+                adapted_w = distributed.all_gather_cat(adapted_w, dim=1)
         bad = ~torch.isfinite(loss)
         if bad.any():
             s = seeds[int(bad.nonzero()[0])]
@@ -232,20 +258,24 @@ def meta_train_seeds(learner: MetaLearner, tasks: TaskFamily, seeds, iterations:
             for i, (h, b) in enumerate(zip(histories, batches)):
                 h.log(_diagnostics(template, {k: v[i] for k, v in meta.items()}, b.select(slice(0, conflict_tasks))
                                    .to(device), adapted_w[i], b.sign, it))
-        meta, adam = adam_step(meta, grads, adam, meta_lr)
+        meta, opt_state = optimizer.step(meta, grads, opt_state)
+        meta = template.post_update(meta)
         dt = time.perf_counter() - t0
+        rates = {k: v.detach().cpu() for k, v in optimizer.rates(meta, opt_state).items()}
         for i, h in enumerate(histories):
             h.meta_loss.append(float(loss[i]))
             h.accuracy.append(float(acc[i]))
             h.seconds.append(dt)
+            for k, v in rates.items():
+                h.rates.setdefault(k, []).append(float(v[i]))
         if progress:
             bar.set_postfix(loss=f"{float(loss.mean()):.4f}")
         done = it + 1
-        if checkpoint is not None and (done % log_every == 0 or done == iterations):
+        if checkpoint is not None and distributed.rank() == 0 and (done % log_every == 0 or done == iterations):
             _save_checkpoint(checkpoint, {
                 "version": CHECKPOINT_VERSION, "config": config, "iteration": done,
                 "meta": {k: v.cpu() for k, v in meta.items()},
-                "adam": {"step": adam["step"], **{s: {k: v.cpu() for k, v in adam[s].items()} for s in ("m", "v")}},
+                "optimizer": _to(opt_state, "cpu"),
                 "generators": [g.get_state() for g in gens], "histories": [h.to_dict() for h in histories]})
     bar.close()
 

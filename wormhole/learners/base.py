@@ -93,6 +93,13 @@ class MetaLearner(nn.Module):
             fast = self.step(meta, fast, grad(self.support_loss, argnums=1)(meta, fast, x, y))
         return fast
 
+    def batch_step(self, meta: Params, fast: Params, sx: Tensor, sy: Tensor, depth: int) -> Params:
+        """Inner step ``depth`` for a batch of tasks whose fast weights have a leading task dimension.
+        Each task steps on its own gradient (TreeMAML overrides this to share gradients)."""
+        def one(f, x, y):
+            return self.step(meta, f, grad(self.support_loss, argnums=1)(meta, f, x, y))
+        return vmap(one)(fast, sx, sy)
+
     def adapt_tasks(self, meta: Params, sx: Tensor, sy: Tensor, steps: int) -> Params:
         """Inner loop for a batch of tasks: fast weights with a leading task dimension."""
         return vmap(partial(self.adapt_task, steps=steps), in_dims=(None, 0, 0))(meta, sx, sy)
@@ -145,20 +152,61 @@ class MetaLearner(nn.Module):
         ``(T, len(steps))`` tensors. Used for evaluation, so no meta-gradient is kept.
         """
         meta = {k: v.detach() for k, v in meta.items()}
-        fast = self.initial_fast(meta)
-        fast = {k: v.expand(sx.shape[0], *v.shape) for k, v in fast.items()}
-        per_task_step = vmap(
-            lambda f, x, y: self.step(meta, f, grad(self.support_loss, argnums=1)(meta, f, x, y)),
-            in_dims=(0, 0, 0))
+        fast = {k: v.expand(sx.shape[0], *v.shape) for k, v in self.initial_fast(meta).items()}
         metrics = vmap(self._query_metrics, in_dims=(None, 0, 0, 0))
         record_l, record_a = {}, {}
         for s in range(max(steps) + 1):
             if s in steps:
                 record_l[s], record_a[s] = metrics(meta, fast, qx, qy)
             if s < max(steps):
-                fast = per_task_step(fast, sx, sy)
+                fast = self.batch_step(meta, fast, sx, sy, s)
         return (torch.stack([record_l[s] for s in steps], 1).detach(),
                 torch.stack([record_a[s] for s in steps], 1).detach())
+
+    # ------------------------------------------------- meta-gradients for training
+    def objective(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor, total_tasks: int):
+        """Sum of these tasks' query losses divided by ``total_tasks`` (the global meta-batch, which
+        differs from ``T`` when processes share a meta-batch), with aux ``(loss, accuracy, adapted w)``."""
+        losses, extras = self.task_losses(meta, sx, sy, qx, qy)
+        w = extras.get("fast", {}).get("wormhole", losses.new_zeros(losses.shape[0], 0))
+        loss = losses.sum() / total_tasks
+        return loss, (loss.detach(), extras["accuracy"].sum().detach() / total_tasks, w.detach())
+
+    def meta_gradients(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor, total_tasks: int,
+                       noise_seeds=None):
+        """Meta-gradients of S stacked copies of the meta-parameters (leading dimension S), each on
+        its own tasks (``sx (S, T, ...)``). Returns ``(grads, (loss (S,), accuracy (S,), adapted w))``.
+
+        The default differentiates :meth:`objective` with ``torch.func.grad`` under ``vmap`` over
+        the copies. Methods whose inner loop leaves torch (clustering) or whose meta-gradient is
+        estimated (evolution strategies) override it; ``noise_seeds`` (one per copy) seed any randomness.
+        """
+        return vmap(grad(partial(self.objective, total_tasks=total_tasks), has_aux=True))(meta, sx, sy, qx, qy)
+
+    def meta_gradients_autograd(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor,
+                                total_tasks: int):
+        """:meth:`meta_gradients` with plain autograd, one copy at a time (for inner loops that
+        ``torch.func`` cannot trace)."""
+        grads, aux = [], []
+        for i in range(sx.shape[0]):
+            m = {k: v[i].detach().requires_grad_() for k, v in meta.items()}
+            loss, a = self.objective(m, sx[i], sy[i], qx[i], qy[i], total_tasks)
+            g = torch.autograd.grad(loss, list(m.values()), allow_unused=True)
+            grads.append({k: torch.zeros_like(v) if gi is None else gi for (k, v), gi in zip(m.items(), g)})
+            aux.append(a)
+        stacked = {k: torch.stack([g[k] for g in grads]) for k in meta}
+        return stacked, tuple(torch.stack([a[j] for a in aux]) for j in range(3))
+
+    def outer_optimizer(self, meta_lr: float):
+        """The optimiser ``meta_train`` uses for this method's meta-parameters (Adam)."""
+        from ..training import Adam
+
+        return Adam(meta_lr)
+
+    def post_update(self, meta: Params) -> Params:
+        """Applied to the stacked meta-parameters after every optimiser step (identity;
+        Dif-MAML combines its agents here)."""
+        return meta
 
     # ------------------------------------------------------------ public API
     def reset_parameters(self, seed: int) -> None:
@@ -173,12 +221,12 @@ class MetaLearner(nn.Module):
     def reset_method_parameters(self) -> None:
         """Reset the meta-parameters a method adds beyond the model's (none for MAML)."""
 
-    def check_batch(self, batch) -> None:
+    def check_batch(self, batch, meta: Params | None = None) -> None:
         """Raise ``ValueError`` if the model's output does not fit the tasks' targets."""
         key = (tuple(batch.support_x.shape[2:]), tuple(batch.support_y.shape[2:]), batch.support_y.dtype)
         if key in self._checked_shapes:
             return
-        meta = self.meta_parameters()
+        meta = self.meta_parameters() if meta is None else meta
         x, y = batch.support_x[0], batch.support_y[0]
         try:
             with torch.no_grad():

@@ -93,7 +93,8 @@ class Wormhole(MetaLearner):
 
     def forward_fast(self, meta: Params, fast: Params, x: Tensor) -> Tensor:
         w = fast[WORMHOLE_KEY]
-        theta = {k: v for k, v in fast.items() if k != WORMHOLE_KEY}
+        # parameters the inner loop does not adapt (e.g. ANIL's body) come from the meta-parameters
+        theta = {**self.model_parameters(meta), **{k: v for k, v in fast.items() if k != WORMHOLE_KEY}}
         if self.placement == "parameters":
             return functional_call(self.model, {k: w * v for k, v in theta.items()}, (x,))
         if self.granularity == "layer":

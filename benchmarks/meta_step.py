@@ -1,0 +1,120 @@
+"""Time one meta-step (forward, backward, optimiser step): vectorised vs per-task loop vs ``higher``.
+
+    python benchmarks/meta_step.py            # the full table (several minutes on 2 cores)
+    python benchmarks/meta_step.py --fast     # a smaller table
+
+All ratios come from the same run. ``higher`` (0.2.1) is used the way its README shows:
+``innerloop_ctx(model, SGD, copy_initial_weights=False)`` with a second-order inner loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+import torch
+from torch import nn
+
+import wormhole as wh
+
+try:
+    import higher
+except ImportError:  # the benchmark still runs, without that column
+    higher = None
+
+
+class OutputScaled(nn.Module):
+    """``w · model(x)`` with ``w`` an ordinary parameter, so that ``higher`` adapts it like θ."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        self.w = nn.Parameter(torch.ones(()))
+
+    def forward(self, x):
+        return self.w * self.model(x)
+
+
+def _time(fn, repeats):
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def step_wormhole_lib(learner, batch, opt, vectorize):
+    def run():
+        opt.zero_grad()
+        learner.meta_loss(batch, vectorize=vectorize).backward()
+        opt.step()
+    return run
+
+
+def step_higher(model, loss_fn, batch, opt, inner_lr, steps):
+    inner_opt = torch.optim.SGD(model.parameters(), lr=inner_lr)
+
+    def run():
+        opt.zero_grad()
+        sx, sy, qx, qy = batch.tensors()
+        for i in range(sx.shape[0]):
+            with higher.innerloop_ctx(model, inner_opt, copy_initial_weights=False) as (fmodel, diffopt):
+                for _ in range(steps):
+                    diffopt.step(loss_fn(fmodel(sx[i]), sy[i]))
+                (loss_fn(fmodel(qx[i]), qy[i]) / sx.shape[0]).backward()
+        opt.step()
+    return run
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fast", action="store_true", help="fewer settings and repeats")
+    parser.add_argument("--repeats", type=int, default=None)
+    args = parser.parse_args(argv)
+    torch.manual_seed(0)
+    batches = (8, 32) if args.fast else (8, 32, 128)
+    problems = {
+        "MLP 1-40-40-1": (lambda: wh.models.MLP(1, (40, 40), 1), wh.tasks.Threshold(), 0.4),
+        "ConvNet (16 ch)": (lambda: wh.models.ConvNet(1, hidden=16), wh.tasks.MNISTPairs(), 0.4),
+    }
+    rows = []
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; median seconds per meta-step")
+    header = ("model", "meta-batch", "steps", "method", "vectorised", "loop", "higher", "loop/vec", "higher/vec")
+    print(" | ".join(header))
+    for model_name, (make_model, family, lr) in problems.items():
+        conv = model_name.startswith("ConvNet")
+        for steps in (1, 5):
+            for mb in batches:
+                if conv and mb == 128 and steps == 5 and not args.fast:
+                    repeats = 1
+                else:
+                    repeats = args.repeats or (2 if conv else 5)
+                batch = family.sample(mb, torch.Generator().manual_seed(0))
+                times = {}
+                for method in ("MAML", "Wormhole"):
+                    cls = wh.MAML if method == "MAML" else wh.Wormhole
+                    learner = cls(make_model(), loss="bce", inner_lr=lr, steps=steps)
+                    opt = torch.optim.Adam(learner.parameters(), lr=1e-3)
+                    vec = _time(step_wormhole_lib(learner, batch, opt, True), repeats)
+                    loop = _time(step_wormhole_lib(learner, batch, opt, False), repeats)
+                    hig = float("nan")
+                    if higher is not None:
+                        model = make_model() if method == "MAML" else OutputScaled(make_model())
+                        hopt = torch.optim.Adam(model.parameters(), lr=1e-3)
+                        hig = _time(step_higher(model, learner.loss_fn, batch, hopt, lr, steps), repeats)
+                    times[method] = vec
+                    row = (model_name, mb, steps, method, vec, loop, hig, loop / vec, hig / vec)
+                    rows.append(row)
+                    print(f"{model_name} | {mb} | {steps} | {method} | {vec:.4f} | {loop:.4f} | {hig:.4f} | "
+                          f"{loop / vec:.1f}x | {hig / vec:.1f}x", flush=True)
+                print(f"{model_name} | {mb} | {steps} | Wormhole/MAML (vectorised) | {times['Wormhole'] / times['MAML']:.2f}",
+                      flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Checks on the built HTML, as a reader would see it (run after a book build).
+
+The site folder is ``$WORMHOLE_SITE`` (``make test`` points it at the quick build,
+``make check-site`` at the full one).
+"""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = Path(os.environ.get("WORMHOLE_SITE", ROOT / "_build" / "html"))
+
+
+def _toc_files():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc["parts"]:
+        files += [c["file"] for c in part["chapters"]]
+    return files
+
+
+PAGES = _toc_files()
+CHAPTERS = [f for f in PAGES if f.startswith("notebooks/")]
+
+
+def _html(page):
+    path = SITE / f"{page}.html"
+    assert path.exists(), f"{path} was not built"
+    return path.read_text(encoding="utf-8")
+
+
+def test_site_was_built():
+    assert (SITE / "index.html").exists(), f"no book at {SITE}: build it first"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_in_the_toc_exists(page):
+    assert len(_html(page)) > 1000
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_each_chapter_has_a_figure(page):
+    assert re.search(r"<img [^>]*src=\"[^\"]+\.png\"", _html(page)), f"{page} has no figure"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_error_output(page):
+    html = _html(page)
+    for marker in ("Traceback (most recent call last)", "CellExecutionError", 'class="output traceback'):
+        assert marker not in html, f"{page} shows an error ({marker})"
+
+
+@pytest.mark.parametrize("page", ["notebooks/01_maml_in_brief", "notebooks/02_glued_parameter_space"])
+def test_math_is_rendered(page):
+    html = _html(page)
+    assert html.count('class="math notranslate nohighlight"') >= 3
+    assert "mathjax" in html.lower()
+
+
+def test_equations_are_numbered_and_referenced():
+    html = _html("notebooks/02_glued_parameter_space")
+    assert 'id="equation-eq-alpha-w-star"' in html and "Eq. " in html
+
+
+def test_launch_and_repository_buttons():
+    html = _html("notebooks/03_threshold_comparison")
+    assert "mybinder.org" in html and "colab.research.google.com" in html
+    assert "repository" in html.lower() and "download" in html.lower()
+
+
+def test_bibliography_and_api_reference():
+    assert "Finn" in _html("book/bibliography") and "Gradient Surgery" in _html("book/bibliography")
+    api = _html("book/api")
+    assert "meta_train" in api and "Wormhole" in api and "TaskBatch" in api

@@ -1,0 +1,168 @@
+"""Dif-MAML (Kayaalp, Vlaski & Sayed 2022): decentralised MAML by diffusion over a graph of agents.
+
+K agents each hold a copy of the meta-parameters and a share of every meta-batch. Each
+iteration every agent takes a local meta-step on its own tasks (adapt), then replaces its
+parameters by a weighted average of its neighbours' (combine): ``θ_k ← Σ_l A[l, k] θ_l``
+with a doubly stochastic combination matrix ``A``.
+
+This class simulates the agents in one process (vectorised over agents, for notebooks);
+:func:`wormhole.distributed.train_dif_maml` runs them as separate processes.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.func import vmap
+
+from .. import _checks
+from .base import MetaLearner, Params
+
+GRAPHS = ("ring", "full")
+AGENT_PREFIX = "agents."
+
+
+def combination_matrix(graph, agents: int) -> Tensor:
+    """The combination matrix of ``graph`` (``"ring"``, ``"full"`` or a ``(K, K)`` matrix).
+
+    A ring averages each agent with its two neighbours (weights 1/3; 1/2 for two agents);
+    ``"full"`` averages everyone. A given matrix must be non-negative and doubly stochastic.
+    """
+    _checks.count("agents", agents, minimum=1)
+    if isinstance(graph, str):
+        _checks.choice("graph", graph, GRAPHS)
+        if graph == "full" or agents <= 2:
+            return torch.full((agents, agents), 1.0 / agents)
+        a = torch.zeros(agents, agents)
+        for k in range(agents):
+            for j in (k - 1, k, k + 1):
+                a[j % agents, k] = 1 / 3
+        return a
+    a = torch.as_tensor(graph, dtype=torch.float32)
+    if a.shape != (agents, agents):
+        raise ValueError(f"graph must be a ({agents}, {agents}) combination matrix, got shape {tuple(a.shape)}")
+    if (a < 0).any() or not torch.allclose(a.sum(0), torch.ones(agents), atol=1e-6) \
+            or not torch.allclose(a.sum(1), torch.ones(agents), atol=1e-6):
+        raise ValueError("graph must be a non-negative doubly stochastic matrix (rows and columns summing to 1)")
+    return a
+
+
+def _key(name: str) -> str:
+    return name.replace(".", "__")
+
+
+class DifMAML(MetaLearner):
+    """MAML on K simulated agents that combine their parameters over a graph after every step.
+
+    Meta-parameters: ``agents.<parameter>`` with a leading agent dimension ``K``. The
+    meta-batch is split into K equal shares, one per agent. Adaptation and evaluation use the
+    agents' average (the consensus).
+    """
+
+    def __init__(self, model, loss="mse", inner_lr: float = 0.01, steps: int = 1, first_order: bool = False,
+                 agents: int = 4, graph="ring"):
+        super().__init__(model, loss, inner_lr, steps, first_order)
+        self.n_agents = _checks.count("agents", agents, minimum=1)
+        self.graph = graph if isinstance(graph, str) else "matrix"
+        self.register_buffer("combination", combination_matrix(graph, agents))
+        self.agents = nn.ParameterDict({_key(n): nn.Parameter(p.detach().unsqueeze(0).repeat(agents, *[1] * p.dim()))
+                                        for n, p in model.named_parameters()})
+        for p in self.model.parameters():  # the agents' copies are the meta-parameters
+            p.requires_grad_(False)
+
+    def meta_parameters(self) -> Params:
+        return {k: v for k, v in self.named_parameters() if k.startswith(AGENT_PREFIX)}
+
+    def model_parameters(self, meta: Params) -> Params:
+        names = {_key(n): n for n, _ in self.model.named_parameters()}
+        n = len(AGENT_PREFIX)
+        return {names[k[n:]]: v for k, v in meta.items() if k.startswith(AGENT_PREFIX)}
+
+    def consensus(self, meta: Params) -> Params:
+        """The agents' average: one copy of the meta-parameters."""
+        return {k: v.mean(0) for k, v in meta.items()}
+
+    def reset_method_parameters(self) -> None:
+        with torch.no_grad():
+            for n, p in self.model.named_parameters():
+                self.agents[_key(n)].copy_(p.unsqueeze(0).expand_as(self.agents[_key(n)]))
+
+    def task_losses(self, meta, sx, sy, qx, qy, steps=None):
+        t, k = sx.shape[0], self.n_agents
+        if t % k:
+            # not a meta-batch of the agents (e.g. one task for diagnostics): use the consensus
+            return super().task_losses(self.consensus(meta), sx, sy, qx, qy, steps)
+
+        def share(x):
+            return x.reshape(k, t // k, *x.shape[1:])
+
+        losses, extras = vmap(lambda m, a, b, c, d: MetaLearner.task_losses(self, m, a, b, c, d, steps))(
+            meta, share(sx), share(sy), share(qx), share(qy))
+        return losses.reshape(t), {"accuracy": extras["accuracy"].reshape(t)}
+
+    def task_losses_loop(self, meta, sx, sy, qx, qy, steps=None):
+        t, k = sx.shape[0], self.n_agents
+        if t % k:
+            return super().task_losses_loop(self.consensus(meta), sx, sy, qx, qy, steps)
+        out = [super(DifMAML, self).task_losses_loop({n: v[a] for n, v in meta.items()},
+                                                     *(x[a * t // k:(a + 1) * t // k] for x in (sx, sy, qx, qy)), steps)
+               for a in range(k)]
+        return torch.cat([o[0] for o in out]), {"accuracy": torch.cat([o[1]["accuracy"] for o in out])}
+
+    def losses_along_inner_loop(self, meta, sx, sy, qx, qy, steps):
+        return super().losses_along_inner_loop(self.consensus(meta), sx, sy, qx, qy, steps)
+
+    def check_batch(self, batch) -> None:
+        super().check_batch(batch, meta=self.consensus(self.meta_parameters()))
+
+    def adapt(self, support_x, support_y, steps=None):
+        steps = self.steps if steps is None else _checks.count("steps", steps, minimum=0)
+        return self.adapt_task(self.consensus(self.meta_parameters()), support_x, support_y, steps)
+
+    def predict(self, params, x):
+        return self.forward_fast(self.consensus(self.meta_parameters()), params, x)
+
+    def post_update(self, meta: Params) -> Params:
+        """Combine: every agent takes the ``A``-weighted average of its neighbours (seeds stacked first)."""
+        a = self.combination.to(next(iter(meta.values())).dtype)
+        return {k: torch.einsum("lk,sl...->sk...", a, v) for k, v in meta.items()}
+
+    def spread(self, meta: Params | None = None) -> float:
+        """Mean distance of the agents from their average (0 at consensus)."""
+        meta = self.meta_parameters() if meta is None else meta
+        flat = torch.cat([v.detach().reshape(v.shape[0], -1) for v in meta.values()], 1)
+        return float((flat - flat.mean(0)).norm(dim=1).mean())
+
+    def describe(self) -> dict:
+        return {**super().describe(), "agents": self.n_agents, "graph": self.graph}
+
+
+class DifMAMLAgent(MetaLearner):
+    """One Dif-MAML agent per process (run under ``torchrun``; the rank is the agent).
+
+    ``meta_train`` gives each rank its share of every meta-batch and, because
+    ``all_reduce_gradients`` is False, lets each agent step on its own meta-gradient; the
+    combine step then all-gathers the agents' parameters and averages them with the
+    column of the combination matrix that belongs to this rank. With the same seed the
+    agents match :class:`DifMAML`'s simulated agents.
+    """
+
+    all_reduce_gradients = False
+
+    def __init__(self, model, loss="mse", inner_lr: float = 0.01, steps: int = 1, first_order: bool = False,
+                 graph="ring"):
+        super().__init__(model, loss, inner_lr, steps, first_order)
+        self.graph_spec = graph
+
+    def post_update(self, meta: Params) -> Params:
+        from .. import distributed
+
+        a = combination_matrix(self.graph_spec, distributed.world_size())[:, distributed.rank()]
+        out = {}
+        for k, v in meta.items():
+            everyone = distributed.all_gather_stack(v)  # (agents, S, ...)
+            out[k] = torch.einsum("l,ls...->s...", a.to(v.dtype).to(v.device), everyone)
+        return out
+
+    def describe(self) -> dict:
+        return {**super().describe(), "graph": self.graph_spec if isinstance(self.graph_spec, str) else "matrix"}
