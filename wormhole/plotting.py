@@ -15,11 +15,15 @@ def _band(ax, x, m, h, label):
         ax.fill_between(x, m - h, m + h, color=line.get_color(), alpha=0.2)
 
 
+def _loss_and_accuracy_axes(has_acc: bool):
+    return plt.subplots(1, 2 if has_acc else 1, figsize=(10 if has_acc else 5, 3.4), squeeze=False)
+
+
 def training_curves(comparison, smooth: int = 20):
     """Meta-training query loss (and accuracy, for classification) vs iteration, mean ± 95% CI over seeds."""
     first = next(iter(comparison.methods.values()))
     has_acc = np.isfinite(first.runs[0].history.accuracy).all()
-    fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(10 if has_acc else 5, 3.4), squeeze=False)
+    fig, axes = _loss_and_accuracy_axes(has_acc)
     for name, m in comparison.methods.items():
         s = min(smooth, len(m.runs[0].history.meta_loss))
         _band(axes[0, 0], *m.curve("meta_loss", s), name)
@@ -38,7 +42,7 @@ def inner_steps(comparison):
     first = next(iter(comparison.methods.values()))
     steps = first.evaluations[0].steps
     has_acc = np.isfinite(first.per_seed(steps[0], "accuracy")).all()
-    fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(10 if has_acc else 5, 3.4), squeeze=False)
+    fig, axes = _loss_and_accuracy_axes(has_acc)
     for name, m in comparison.methods.items():
         for ax, metric in zip(axes[0], ("loss", "accuracy")):
             vals = np.array([m.per_seed(s, metric) for s in steps])
@@ -52,16 +56,18 @@ def inner_steps(comparison):
     return fig
 
 
-def conflict(comparison):
-    """Gradient conflict: mean pairwise cosine of per-task meta-gradients over training."""
-    fig, ax = plt.subplots(figsize=(5, 3.4))
+def conflict(comparison, ax=None, title: str = "gradient conflict"):
+    """Gradient conflict: mean pairwise cosine of per-task meta-gradients over training
+    (mean ± 95% CI over seeds). Draws into ``ax`` when given, so that panels can be combined."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.4))
     for name, m in comparison.methods.items():
         _band(ax, *m.curve("conflict"), name)
     ax.axhline(0, color="k", lw=0.8)
-    ax.set(xlabel="meta-iteration", ylabel="mean cosine of task meta-gradients", title="gradient conflict")
-    ax.legend()
-    fig.tight_layout()
-    return fig
+    ax.set(xlabel="meta-iteration", ylabel="mean cosine of task meta-gradients", title=title)
+    ax.legend(fontsize=8)
+    ax.figure.tight_layout()
+    return ax.figure
 
 
 def wormhole_values(comparison, methods=None):
