@@ -25,5 +25,7 @@ def intervals_separate(a, b) -> bool:
 
 
 def fmt(mean: float, half: float, digits: int = 3) -> str:
-    """``"0.123 ± 0.004"``."""
+    """``"0.123 ± 0.004"`` (``"1.59e+20 ± 4.4e+20"`` for diverged, huge values)."""
+    if max(abs(mean), abs(half)) >= 1e4:
+        return f"{mean:.3g} ± {half:.2g}"
     return f"{mean:.{digits}f} ± {half:.{digits}f}"
