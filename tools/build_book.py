@@ -25,12 +25,12 @@ def chapter_times(cache_dir: Path) -> list[tuple[str, float]]:
 
     if not cache_dir.exists():
         return []
-    rows = []
-    for record in get_cache(str(cache_dir)).list_cache_records():
+    latest = {}
+    for record in sorted(get_cache(str(cache_dir)).list_cache_records(), key=lambda r: r.created):
         seconds = (record.data or {}).get("execution_seconds")
         if seconds is not None:
-            rows.append((Path(record.uri).name, float(seconds)))
-    return sorted(rows)
+            latest[Path(record.uri).name] = float(seconds)  # a later record replaces an earlier one
+    return sorted(latest.items())
 
 
 def main(argv=None) -> int:
@@ -49,8 +49,10 @@ def main(argv=None) -> int:
     result = subprocess.run(cmd, env=env, cwd=ROOT)
     total = time.perf_counter() - t0
     print("\nchapter execution times (seconds, from jupyter-cache; cached chapters keep their last time):")
-    for name, seconds in chapter_times(out / "_build" / ".jupyter_cache"):
+    times = chapter_times(out / "_build" / ".jupyter_cache")
+    for name, seconds in times:
         print(f"  {name:<40} {seconds:8.1f}")
+    print(f"  {'all chapters':<40} {sum(s for _, s in times):8.1f}")
     print(f"build took {total:.0f} s ({'quick' if args.quick else 'full'} mode)")
     if result.returncode != 0:
         print("book build FAILED", file=sys.stderr)

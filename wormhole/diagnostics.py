@@ -53,7 +53,7 @@ def flip_statistics(w0: Tensor, adapted_w: Tensor, sign: Tensor | None) -> dict[
     """Sign-change statistics of adapted multipliers ``adapted_w (T, ...)`` relative to ``w0``.
 
     ``flip_fraction*``: how often the inner loop sends w through 0 (overall, on flipped
-    tasks with ``sign`` −1, on the others). ``w_sign_task_agreement``: |mean of sign(w')·sign|,
+    tasks with ``sign`` −1, on the others). ``w_sign_task_agreement``: the absolute value of the mean of sign(w')·sign,
     1 when the sign of the adapted w tells the two sides of the family apart, which is
     the meaningful measure when w₀ itself sits near 0.
     """

@@ -78,8 +78,21 @@ def _cell(r: dict) -> str:
             f"{fmt(r['mean_a'], r['ci_a'])} ({tag})")
 
 
+def learned(comparison: dict, threshold: float = 0.02) -> bool:
+    """Whether MAML learned anything on this problem: its query loss after 10 inner steps is at
+    least ``threshold`` (relative) below its loss before adaptation. Where it is not, nothing was
+    learned by anyone to compare (e.g. Morlet wavelets at α = 0.01), and the comparison is left out."""
+    maml = comparison["methods"].get("MAML")
+    if maml is None or "10" not in maml["per_seed_loss"]:
+        return True
+    before, after = np.mean(maml["per_seed_loss"]["0"]), np.mean(maml["per_seed_loss"]["10"])
+    return bool(after < (1 - threshold) * before)
+
+
 def claims(metrics: dict[str, dict]) -> list[dict]:
-    """One row per claim of the abstract: ``claim``, ``evidence`` (list of sentences) and ``verdict``."""
+    """One row per claim of the abstract: ``claim``, ``evidence`` (list of sentences) and ``verdict``.
+
+    Comparisons on problems that MAML did not learn at all (:func:`learned`) are left out."""
     def have(prefix):
         return [m for name, m in metrics.items() if name.startswith(prefix)]
 
@@ -87,6 +100,8 @@ def claims(metrics: dict[str, dict]) -> list[dict]:
         rows = []
         for c in comparisons:
             if conflicting_only and c["config"]["train_tasks"].get("flip") is False:
+                continue
+            if not learned(c):
                 continue
             for v in WORMHOLE_VARIANTS:
                 if v in c["methods"] and "MAML" in c["methods"]:
@@ -142,7 +157,7 @@ def forest_plot(metrics: dict[str, dict]):
 
     labels, means, cis = [], [], []
     for name, c in metrics.items():
-        if "MAML" not in c["methods"] or name.startswith("generalisation"):
+        if "MAML" not in c.get("methods", {}) or name.startswith("generalisation"):
             continue
         metric = "loss" if name.startswith("wavelet") else "accuracy"
         base = _values(c["methods"]["MAML"], metric, 1)
