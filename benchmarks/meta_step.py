@@ -70,6 +70,38 @@ def step_higher(model, loss_fn, batch, opt, inner_lr, steps):
     return run
 
 
+def relative_step_times(repeats: int = 5, meta_batch: int = 32) -> dict[str, float]:
+    """Median seconds of one meta-step for every learner, as ``meta_train`` runs it (one seed):
+    the method's own ``meta_gradients`` and its outer optimiser, MLP 1-40-40-1 on the threshold family."""
+    tasks = wh.tasks.Threshold()
+    batch = tasks.sample(meta_batch, torch.Generator().manual_seed(0))
+    mlp = lambda: wh.models.MLP(1, (40, 40), 1)  # noqa: E731
+    learners = {
+        "MAML": wh.MAML(mlp(), loss="bce", inner_lr=0.4), "Wormhole": wh.Wormhole(mlp(), loss="bce", inner_lr=0.4),
+        "ANIL": wh.ANIL(mlp(), loss="bce", inner_lr=0.4), "Wormhole+ANIL": wh.WormholeANIL(mlp(), loss="bce", inner_lr=0.4),
+        "Meta-SGD": wh.MetaSGD(mlp(), loss="bce", inner_lr=0.4),
+        "Wormhole+Meta-SGD": wh.WormholeMetaSGD(mlp(), loss="bce", inner_lr=0.4),
+        "Alpha MAML": wh.AlphaMAML(mlp(), loss="bce", inner_lr=0.4),
+        "ES-MAML (4 pairs)": wh.ESMAML(mlp(), loss="bce", inner_lr=0.4, n_samples=4),
+        "ES-MAML (32 pairs)": wh.ESMAML(mlp(), loss="bce", inner_lr=0.4, n_samples=32),
+        "TreeMAML": wh.TreeMAML(mlp(), loss="bce", inner_lr=0.4),
+        "Dif-MAML (4 agents)": wh.DifMAML(mlp(), loss="bce", inner_lr=0.4, agents=4),
+    }
+    out = {}
+    tensors = [t.unsqueeze(0) for t in batch.tensors()]
+    for name, learner in learners.items():
+        meta = {k: v.detach().unsqueeze(0) for k, v in learner.meta_parameters().items()}
+        opt = learner.outer_optimizer(1e-3)
+        state = opt.init(meta)
+
+        def step():
+            grads, _ = learner.meta_gradients(meta, *tensors, total_tasks=meta_batch, noise_seeds=[0])
+            new, _ = opt.step(meta, grads, state)
+            learner.post_update(new)
+        out[name] = _time(step, repeats)
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fast", action="store_true", help="fewer settings and repeats")
@@ -113,6 +145,11 @@ def main(argv=None) -> int:
                           f"{loop / vec:.1f}x | {hig / vec:.1f}x", flush=True)
                 print(f"{model_name} | {mb} | {steps} | Wormhole/MAML (vectorised) | {times['Wormhole'] / times['MAML']:.2f}",
                       flush=True)
+    print("\nrelated methods: one meta-step as meta_train runs it (MLP 1-40-40-1, meta-batch 32, 1 inner step)")
+    rel = relative_step_times(repeats=3 if args.fast else 5)
+    print("method | seconds | relative to MAML")
+    for name, t in rel.items():
+        print(f"{name} | {t:.4f} | {t / rel['MAML']:.2f}x", flush=True)
     return 0
 
 
