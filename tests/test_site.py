@@ -77,3 +77,9 @@ def test_bibliography_and_api_reference():
     assert "finn" in bib and "gradient surgery" in bib and "wormhole maml" in bib
     api = _html("book/api")
     assert "meta_train" in api and "Wormhole" in api and "TaskBatch" in api
+
+
+def test_figures_are_numbered_and_referenced():
+    html = _html("notebooks/02_glued_parameter_space")
+    assert 'id="fig-shortcut"' in html and "Fig. 2.2" in html
+    assert 'id="fig-results-forest"' in _html("notebooks/09_results")
