@@ -244,7 +244,7 @@ def meta_train_seeds(learner: MetaLearner, tasks: TaskFamily, seeds, iterations:
         grads, (loss, acc, adapted_w) = template.meta_gradients(meta, *stacked, total_tasks=meta_batch,
                                                                 noise_seeds=[stream_seed(s, "noise") + it for s in seeds])
         if distributed.active():
-            if getattr(template, "all_reduce_gradients", True):
+            if template.all_reduce_gradients:
                 grads = distributed.all_reduce_sum(grads)
             loss, acc = distributed.all_reduce_sum({"l": loss, "a": acc}).values()
             if adapted_w.numel():

@@ -40,6 +40,9 @@ class MetaLearner(nn.Module):
         first_order: drop second derivatives from the meta-gradient (FOMAML).
     """
 
+    #: under torchrun, sum the meta-gradients of the processes (False: each process is its own agent)
+    all_reduce_gradients = True
+
     def __init__(self, model: nn.Module, loss="mse", inner_lr: float = 0.01, steps: int = 1,
                  first_order: bool = False):
         super().__init__()
