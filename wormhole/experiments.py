@@ -61,10 +61,6 @@ class MethodResult:
         j = self.evaluations[0].steps.index(steps)
         return np.array([getattr(e, metric)[:, j].mean() for e in self.evaluations])
 
-    def per_seed_sign(self, steps: int, sign: int, metric: str = "loss") -> np.ndarray:
-        j = self.evaluations[0].steps.index(steps)
-        return np.array([getattr(e, metric)[e.sign == sign, j].mean() for e in self.evaluations])
-
     def curve(self, key: str, smooth: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(iterations, mean, ci)`` over seeds of a per-iteration history field, or a logged one."""
         if key in ("meta_loss", "accuracy"):

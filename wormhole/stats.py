@@ -17,13 +17,6 @@ def mean_ci(values, axis: int = 0, level: float = 0.95) -> tuple[np.ndarray, np.
     return mean, sem * _st.t.ppf(0.5 + level / 2, n - 1)
 
 
-def intervals_separate(a, b) -> bool:
-    """True when the 95% intervals of the seed-level samples ``a`` and ``b`` do not overlap."""
-    ma, ha = mean_ci(a)
-    mb, hb = mean_ci(b)
-    return bool(abs(ma - mb) > ha + hb)
-
-
 def fmt(mean: float, half: float, digits: int = 3) -> str:
     """``"0.123 ± 0.004"`` (``"1.59e+20 ± 4.4e+20"`` for diverged, huge values)."""
     if max(abs(mean), abs(half)) >= 1e4:
