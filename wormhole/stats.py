@@ -1,9 +1,45 @@
-"""Means with 95% confidence intervals (Student t), the book's one statistic."""
+"""The book's one statistical rule: paired comparisons over seeds, Holm–Bonferroni across a claim.
+
+Every comparison in the book pits a *candidate* method against a *baseline* trained with the
+same seeds and evaluated on the same tasks, so the unit of evidence is the per-seed
+difference ``candidate − baseline``. For one comparison:
+
+* the mean difference and its Student-t confidence interval (:func:`mean_ci`);
+* a two-sided paired t-test, whose p-value enters Holm–Bonferroni across all comparisons
+  that make up one claim (:func:`holm`);
+* diverged runs decide the comparison: a non-finite candidate value makes it *worse*, a
+  non-finite baseline value (with a finite candidate) makes it *better*. They are counted
+  and reported, never dropped.
+
+:func:`judge` applies the rule to a claim and :func:`verdict` returns its word:
+
+=================  ===================================================
+``"reproduced"``   every comparison significantly better
+``"partly"``       some significantly better, none significantly worse
+``"mixed"``        some significantly better, some significantly worse
+``"no evidence"``  none significantly different
+``"contradicted"`` some significantly worse, none better
+=================  ===================================================
+
+Example::
+
+    >>> import numpy as np
+    >>> from wormhole.stats import verdict
+    >>> base = np.array([0.70, 0.71, 0.69, 0.72, 0.70])
+    >>> verdict([(base + 0.05, base), (base + 0.04, base)])
+    'reproduced'
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import stats as _st
+
+VERDICTS = ("reproduced", "partly", "mixed", "no evidence", "contradicted")
+#: statistical power at which :attr:`Paired.detectable` is the smallest detectable difference
+POWER = 0.8
 
 
 def mean_ci(values, axis: int = 0, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -19,6 +55,181 @@ def mean_ci(values, axis: int = 0, level: float = 0.95) -> tuple[np.ndarray, np.
 
 def fmt(mean: float, half: float, digits: int = 3) -> str:
     """``"0.123 ± 0.004"`` (``"1.59e+20 ± 4.4e+20"`` for diverged, huge values)."""
-    if max(abs(mean), abs(half)) >= 1e4:
+    if not (np.isfinite(mean) and np.isfinite(half)) or max(abs(mean), abs(half)) >= 1e4:
         return f"{mean:.3g} ± {half:.2g}"
     return f"{mean:.{digits}f} ± {half:.{digits}f}"
+
+
+def signed_fmt(mean: float, half: float, digits: int = 3) -> str:
+    """``"+0.012 ± 0.004"``: a difference with its CI half-width."""
+    if not (np.isfinite(mean) and np.isfinite(half)) or max(abs(mean), abs(half)) >= 1e4:
+        return f"{mean:+.3g} ± {half:.2g}"
+    return f"{mean:+.{digits}f} ± {half:.{digits}f}"
+
+
+@dataclass(frozen=True)
+class Paired:
+    """One paired comparison, candidate − baseline over seeds.
+
+    ``diff`` and ``half_width``: the mean per-seed difference and its CI half-width at
+    ``level`` (over the seeds where both runs are finite). ``p_value``: two-sided paired
+    t-test (0 when a diverged run decides the comparison). ``detectable``: the smallest
+    true difference that this comparison would detect with probability :data:`POWER` at
+    the Bonferroni level ``(1 − level) / n_comparisons``, from the observed spread.
+    ``improvement`` is ``diff`` signed so that positive means better.
+    """
+
+    label: str
+    n: int
+    diff: float
+    half_width: float
+    p_value: float
+    higher_is_better: bool
+    diverged_candidate: int
+    diverged_baseline: int
+    detectable: float
+    level: float
+
+    @property
+    def improvement(self) -> float:
+        return self.diff if self.higher_is_better else -self.diff
+
+    @property
+    def decided_by_divergence(self) -> str | None:
+        """``"worse"`` or ``"better"`` when a diverged run decides the comparison, else ``None``."""
+        if self.diverged_candidate:
+            return "worse"
+        if self.diverged_baseline:
+            return "better"
+        return None
+
+    def direction(self) -> str:
+        """``"better"`` or ``"worse"``: the side of zero the candidate falls on (``"tie"`` at 0)."""
+        decided = self.decided_by_divergence
+        if decided:
+            return decided
+        return "better" if self.improvement > 0 else "worse" if self.improvement < 0 else "tie"
+
+
+def _check_pair(candidate, baseline) -> tuple[np.ndarray, np.ndarray]:
+    c, b = np.asarray(candidate, dtype=np.float64).ravel(), np.asarray(baseline, dtype=np.float64).ravel()
+    if c.shape != b.shape:
+        raise ValueError(f"a comparison needs per-seed arrays of equal length (paired by seed); "
+                         f"got {c.size} candidate and {b.size} baseline values")
+    if c.size < 2:
+        raise ValueError(f"a comparison needs at least 2 seeds; got {c.size}")
+    return c, b
+
+
+def paired(candidate, baseline, higher_is_better: bool = True, level: float = 0.95, label: str = "",
+           n_comparisons: int = 1) -> Paired:
+    """The paired comparison of per-seed values ``candidate`` and ``baseline`` (equal length ≥ 2)."""
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    c, b = _check_pair(candidate, baseline)
+    ok = np.isfinite(c) & np.isfinite(b)
+    div_c, div_b = int((~np.isfinite(c)).sum()), int((np.isfinite(c) & ~np.isfinite(b)).sum())
+    d = c[ok] - b[ok]
+    n = int(ok.sum())
+    if n >= 2:
+        diff, half = (float(v) for v in mean_ci(d, level=level))
+        sd = float(d.std(ddof=1))
+        if sd > 0:
+            p = float(_st.ttest_rel(c[ok], b[ok]).pvalue)
+        else:
+            p = 1.0 if diff == 0 else 0.0
+        alpha = (1 - level) / max(int(n_comparisons), 1)
+        detectable = (_st.t.ppf(1 - alpha / 2, n - 1) + _st.t.ppf(POWER, n - 1)) * sd / np.sqrt(n)
+    else:
+        diff = float(d.mean()) if n else float("nan")
+        half, p, detectable = float("nan"), 1.0, float("nan")
+    if div_c or div_b:
+        p = 0.0  # a diverged run decides the comparison (see the module docstring)
+    return Paired(label, int(c.size), diff, half, p, bool(higher_is_better), div_c, div_b,
+                  float(detectable), level)
+
+
+def holm(p_values, level: float = 0.95) -> np.ndarray:
+    """Holm–Bonferroni: which hypotheses are rejected at family-wise error ``1 − level``."""
+    p = np.asarray(p_values, dtype=np.float64)
+    m = p.size
+    reject = np.zeros(m, dtype=bool)
+    for rank, i in enumerate(np.argsort(p, kind="stable")):
+        if p[i] > (1 - level) / (m - rank):
+            break
+        reject[i] = True
+    return reject
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A claim judged: its comparisons, which survived Holm, each one's outcome and the verdict.
+
+    ``outcomes[i]`` is ``"better"``, ``"worse"`` or ``"tie"`` (not significant after Holm).
+    ``detectable`` is the largest of the comparisons' smallest detectable differences: a
+    true difference of that size in *any* comparison would most likely have been seen, so
+    ``"no evidence"`` reads "no difference larger than this".
+    """
+
+    comparisons: tuple[Paired, ...]
+    significant: tuple[bool, ...]
+    outcomes: tuple[str, ...]
+    verdict: str
+    detectable: float
+
+    @property
+    def diverged(self) -> int:
+        """Runs that diverged, over all comparisons (candidate and baseline)."""
+        return sum(c.diverged_candidate + c.diverged_baseline for c in self.comparisons)
+
+    def counts(self) -> dict[str, int]:
+        return {k: self.outcomes.count(k) for k in ("better", "worse", "tie")}
+
+
+def judge(comparisons: list[Paired], level: float = 0.95) -> Judgement:
+    """Apply Holm–Bonferroni across ``comparisons`` (one claim) and name the verdict."""
+    if not comparisons:
+        raise ValueError("a claim needs at least one comparison; got an empty list")
+    sig = holm([c.p_value for c in comparisons], level)
+    outcomes = tuple(c.direction() if s else "tie" for c, s in zip(comparisons, sig))
+    better, worse = outcomes.count("better"), outcomes.count("worse")
+    if better == len(outcomes):
+        word = "reproduced"
+    elif better and worse:
+        word = "mixed"
+    elif better:
+        word = "partly"
+    elif worse:
+        word = "contradicted"
+    else:
+        word = "no evidence"
+    finite = [c.detectable for c in comparisons if np.isfinite(c.detectable)]
+    return Judgement(tuple(comparisons), tuple(bool(s) for s in sig), outcomes, word,
+                     float(max(finite)) if finite else float("nan"))
+
+
+def compare_all(comparisons, higher_is_better: bool = True, level: float = 0.95, labels=None) -> list[Paired]:
+    """:func:`paired` for each ``(candidate, baseline)`` pair of one claim (Bonferroni-sized
+    detectable differences)."""
+    comparisons = list(comparisons)
+    if not comparisons:
+        raise ValueError("comparisons must be a non-empty list of (candidate, baseline) pairs")
+    labels = list(labels) if labels is not None else [""] * len(comparisons)
+    out = []
+    for i, (pair, label) in enumerate(zip(comparisons, labels)):
+        try:
+            cand, base = pair
+        except (TypeError, ValueError):
+            raise ValueError(f"comparison {i} must be a (candidate, baseline) pair of per-seed arrays") from None
+        out.append(paired(cand, base, higher_is_better, level, label, n_comparisons=len(comparisons)))
+    return out
+
+
+def verdict(comparisons, higher_is_better: bool = True, level: float = 0.95) -> str:
+    """The verdict on one claim from its ``(candidate, baseline)`` per-seed pairs.
+
+    Paired by seed, Student-t, Holm–Bonferroni across the pairs at family-wise level
+    ``1 − level``. Returns one of :data:`VERDICTS`. Raises ``ValueError`` for an empty list,
+    pairs of unequal length, or fewer than 2 seeds.
+    """
+    return judge(compare_all(comparisons, higher_is_better, level), level).verdict
