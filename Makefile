@@ -1,40 +1,64 @@
 # make test: unit tests, every notebook in quick mode (nbval), quick book build with -W.
 # make book: the whole book at full scale into _build/html.
+# make publish: push _build/html to the gh-pages branch (ghp-import).
+# The repository URL is set in one place, _config.yml's repository.url; `make book REPOSITORY=URL`
+# (or `make repository REPOSITORY=URL`) writes it there and into every notebook's install cell.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CONSTRAINTS := constraints.txt
+SITE_TESTS := tests/test_site.py tests/test_browser.py
+REPOSITORY ?=
+REMOTE ?= origin
+PAGES_BRANCH ?= gh-pages
+SITE ?= _build/html
+SET_REPOSITORY = $(if $(REPOSITORY),$(BIN)/python tools/repository.py set "$(REPOSITORY)")
 NBVAL_IGNORE := --ignore-glob='*/_build/*' --ignore-glob='.venv/*'
 
-.PHONY: test unit notebooks book-quick book check-site bench clean
+.PHONY: test unit notebooks book-quick book check-site publish repository bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[vision,dev,book]"
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e ".[vision,dev,book]"
+	$(BIN)/pip uninstall -q -y wormhole 2>/dev/null || true   # the distribution's name before 0.1.0 became wormhole-maml
 	touch $(STAMP)
 
 test: $(STAMP) unit notebooks book-quick
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q tests --ignore=tests/test_site.py
+	$(BIN)/python -m pytest -q tests $(addprefix --ignore=,$(SITE_TESTS))
 
 notebooks: $(STAMP)
 	WORMHOLE_QUICK=1 $(BIN)/python -m pytest -q --nbval-lax $(NBVAL_IGNORE) -p no:cacheprovider notebooks
 
 book-quick: $(STAMP)
 	rm -rf _build/quick _build/metrics-quick
+	$(SET_REPOSITORY)
 	$(BIN)/python tools/build_book.py --quick
-	WORMHOLE_SITE=_build/quick/_build/html $(BIN)/python -m pytest -q tests/test_site.py
+	WORMHOLE_SITE=_build/quick/_build/html $(BIN)/python -m pytest -q $(SITE_TESTS)
 
 book: $(STAMP)
+	$(SET_REPOSITORY)
 	$(BIN)/python tools/build_book.py
-	WORMHOLE_SITE=_build/html $(BIN)/python -m pytest -q tests/test_site.py
+	WORMHOLE_SITE=_build/html $(BIN)/python -m pytest -q $(SITE_TESTS)
 
 check-site: $(STAMP)
-	WORMHOLE_SITE=_build/html $(BIN)/python -m pytest -q tests/test_site.py
+	WORMHOLE_SITE=_build/html $(BIN)/python -m pytest -q $(SITE_TESTS)
+
+# make repository REPOSITORY=https://github.com/you/yourfork  (then commit _config.yml and notebooks/)
+repository: $(STAMP)
+	test -n "$(REPOSITORY)" || { echo "usage: make repository REPOSITORY=https://github.com/you/yourfork" >&2; exit 2; }
+	$(SET_REPOSITORY)
+
+# make publish [REMOTE=origin] [SITE=_build/html]: SITE becomes the gh-pages branch, pushed to REMOTE
+# (-n writes .nojekyll so GitHub Pages serves _static/; -f force-pushes the branch).
+publish: $(STAMP)
+	test -f "$(SITE)/index.html" || { echo "no book in $(SITE): run make book first" >&2; exit 1; }
+	$(BIN)/ghp-import -n -p -f -r "$(REMOTE)" -b "$(PAGES_BRANCH)" -m "Publish the book" "$(SITE)"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/meta_step.py
