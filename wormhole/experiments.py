@@ -20,30 +20,13 @@ from .diagnostics import wormhole_usage
 from .evaluation import Evaluation, evaluate
 from .learners import MAML, MetaLearner, Wormhole
 from .learners.wormhole import WORMHOLE_KEY
-from .stats import fmt, mean_ci
+from .book import metrics_dir, provenance, quick
+from .checkpoints import atomic_write
+from .stats import Paired, fmt, mean_ci, paired, signed_fmt
 from .tasks.base import TaskFamily
 from .training import Run, meta_train_seeds, stream_seed
 
 STEPS = (0, 1, 2, 5, 10)
-
-
-def quick() -> bool:
-    """True when ``WORMHOLE_QUICK=1``: the chapters run the same code at tiny sizes."""
-    return os.environ.get("WORMHOLE_QUICK", "0") == "1"
-
-
-def size(full, quick_value):
-    """``quick_value`` in quick mode, ``full`` otherwise."""
-    return quick_value if quick() else full
-
-
-def metrics_dir() -> Path:
-    """Where chapters save metrics for the results page (``$WORMHOLE_METRICS_DIR``, or
-    ``../_build/metrics`` next to the notebooks; ``-quick`` appended in quick mode)."""
-    default = "../_build/metrics" + ("-quick" if quick() else "")
-    path = Path(os.environ.get("WORMHOLE_METRICS_DIR", default))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @dataclass
@@ -55,11 +38,31 @@ class MethodResult:
     evaluations: list
     usage: list = field(default_factory=list)
     wall_seconds: float = 0.0
+    measures: dict = field(default_factory=dict)
 
-    def per_seed(self, steps: int, metric: str = "loss") -> np.ndarray:
-        """Mean over evaluation tasks, one value per seed."""
+    def per_seed(self, steps: int = 1, metric: str = "loss") -> np.ndarray:
+        """One value per seed of ``metric``: ``"loss"`` or ``"accuracy"`` (mean over the evaluation
+        tasks after ``steps`` inner steps), ``"conflict"`` (gradient conflict, mean of the last
+        logged iterations of training), ``"conflict_during_training"`` (its mean over every logged
+        iteration), or the name of a measure added with :meth:`add_measure`."""
+        if metric == "conflict":
+            return self.final_logged("conflict")
+        if metric == "conflict_during_training":
+            return self.mean_logged("conflict")
+        if metric in self.measures:
+            return np.asarray(self.measures[metric], dtype=float)
+        if metric not in ("loss", "accuracy"):
+            raise ValueError(f"metric must be 'loss', 'accuracy', 'conflict', 'conflict_during_training' "
+                             f"or a measure added with add_measure ({sorted(self.measures)}); got {metric!r}")
         j = self.evaluations[0].steps.index(steps)
         return np.array([getattr(e, metric)[:, j].mean() for e in self.evaluations])
+
+    def add_measure(self, name: str, per_seed_values) -> None:
+        """Record one more per-seed measurement (saved as ``per_seed_<name>``)."""
+        values = np.asarray(per_seed_values, dtype=float).ravel()
+        if values.size != len(self.runs):
+            raise ValueError(f"add_measure needs one value per seed ({len(self.runs)}), got {values.size}")
+        self.measures[name] = values
 
     def curve(self, key: str, smooth: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(iterations, mean, ci)`` over seeds of a per-iteration history field, or a logged one."""
@@ -96,6 +99,9 @@ class MethodResult:
                "accuracy": {s: ci(self.per_seed(s, "accuracy")) for s in steps},
                "per_seed_loss": {s: self.per_seed(s).tolist() for s in steps},
                "per_seed_accuracy": {s: self.per_seed(s, "accuracy").tolist() for s in steps},
+               "per_seed_conflict": self.final_logged("conflict").tolist(),
+               "per_seed_conflict_during_training": self.mean_logged("conflict").tolist(),
+               **{f"per_seed_{k}": np.asarray(v).tolist() for k, v in self.measures.items()},
                "conflict": ci(self.final_logged("conflict")),
                "conflict_first": ci(np.array([r.history.logged["conflict"][0] for r in self.runs])),
                "conflict_during_training": ci(self.mean_logged("conflict")),
@@ -121,7 +127,7 @@ class Comparison:
         return self.methods[key]
 
     def summary(self) -> dict:
-        return {"name": self.name, "config": self.config,
+        return {"name": self.name, "config": self.config, "provenance": provenance(),
                 "methods": {k: m.summary() for k, m in self.methods.items()}}
 
     def table(self, steps=(0, 1, 10)) -> str:
@@ -139,13 +145,17 @@ class Comparison:
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
 
-    def save(self, path: str | os.PathLike | None = None) -> Path:
-        """Write :meth:`summary` as JSON (default: ``metrics_dir()/<name>.json``)."""
+    def save(self, path: str | os.PathLike | None = None, problem: str | None = None) -> Path:
+        """Write :meth:`summary` as JSON (default: ``metrics_dir()/<name>.json``). ``problem``
+        names the claim group the results page files it under (``"threshold"``, ``"wavelet"``,
+        ``"mnist"``, ``"expressivity"``); without it the comparison is shown only in its chapter."""
         path = Path(path) if path is not None else metrics_dir() / f"{self.name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.summary(), indent=1, default=_jsonable))
-        os.replace(tmp, path)
+        summary = self.summary()
+        flip = summary["config"]["train_tasks"].get("flip")
+        summary["config"].update(problem=problem, control=flip is False)
+        text = json.dumps(summary, indent=1, default=_jsonable)
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text))
         return path
 
 
@@ -217,42 +227,28 @@ def preset(problem: str, method: str, quick_mode: bool = False):
     return learner, train, test, meta_lr
 
 
-def contrast(comparison: Comparison, a: str, b: str, steps: int = 1, metric: str = "loss") -> dict:
-    """Compare methods ``a`` and ``b`` on a per-seed ``metric``: ``"loss"`` or ``"accuracy"``
-    on the evaluation tasks after ``steps`` inner steps; ``"conflict"``, the gradient
-    conflict of the last logged iterations of training; or ``"conflict_during_training"``,
-    its mean over all logged iterations (for both, higher means less conflict).
-
-    Returns both means with 95% CI half-widths over seeds, whether the two intervals are
-    disjoint (``separate``), the paired per-seed difference ``b − a`` with its CI, and
-    ``better``: the name of the better method when the intervals are disjoint, else ``None``.
-    """
-    def values(m: MethodResult) -> np.ndarray:
-        if metric == "conflict":
-            return m.final_logged("conflict")
-        if metric == "conflict_during_training":
-            return m.mean_logged("conflict")
-        return m.per_seed(steps, metric)
-
-    va, vb = values(comparison[a]), values(comparison[b])
-    (ma, ha), (mb, hb) = mean_ci(va), mean_ci(vb)
-    md, hd = mean_ci(vb - va)
-    separate = bool(abs(ma - mb) > ha + hb)
-    lower_is_better = metric == "loss"
-    better = None
-    if separate:
-        better = (a if ma < mb else b) if lower_is_better else (a if ma > mb else b)
-    return {"a": a, "b": b, "metric": metric, "steps": steps, "mean_a": float(ma), "ci_a": float(ha),
-            "mean_b": float(mb), "ci_b": float(hb), "diff": float(md), "diff_ci": float(hd),
-            "separate": separate, "better": better}
+def contrast(comparison: Comparison, baseline: str, candidate: str, steps: int = 1, metric: str = "loss",
+             level: float = 0.95) -> Paired:
+    """The paired comparison of ``candidate`` against ``baseline`` on a per-seed ``metric``
+    (see :meth:`MethodResult.per_seed`; lower loss is better, higher everything else), by the
+    book's one rule (:func:`wormhole.stats.paired`). One comparison on its own: a claim made
+    of several goes through :func:`wormhole.stats.judge`, which corrects for their number."""
+    higher = metric != "loss"
+    return paired(comparison[candidate].per_seed(steps, metric), comparison[baseline].per_seed(steps, metric),
+                  higher_is_better=higher, level=level,
+                  label=f"{comparison.name} · {candidate} vs {baseline} · {metric_label(metric, steps)}")
 
 
-def describe_contrast(c: dict) -> str:
-    """One sentence for a :func:`contrast`, e.g. for a chapter's printed verdict."""
-    verdict = (f"{c['better']} is better (95% intervals disjoint)" if c["better"]
-               else "no significant difference (95% intervals overlap)")
-    what = {"conflict": "gradient conflict (end of training)",
-            "conflict_during_training": "gradient conflict (mean over training)"}.get(
-        c["metric"], f"{c['metric']} after {c['steps']} step(s)")
-    return (f"{what}: {c['a']} {fmt(c['mean_a'], c['ci_a'])}, "
-            f"{c['b']} {fmt(c['mean_b'], c['ci_b'])}; {verdict}")
+def metric_label(metric: str, steps: int = 1) -> str:
+    """``"accuracy@1"``, ``"conflict (end of training)"``, ..."""
+    return {"conflict": "conflict (end of training)", "conflict_during_training": "conflict (mean over training)",
+            "loss": f"loss@{steps}", "accuracy": f"accuracy@{steps}"}.get(metric, metric)
+
+
+def describe_contrast(c: Paired) -> str:
+    """One line for a :func:`contrast`: the paired difference with its CI and what it says alone."""
+    significant = c.p_value < 1 - c.level
+    word = c.direction() if significant else "no significant difference"
+    diverged = f", {c.diverged_candidate + c.diverged_baseline} diverged run(s)" if c.decided_by_divergence else ""
+    return (f"{c.label}: difference {signed_fmt(c.diff, c.half_width)} ({c.level:.0%} CI, paired over {c.n} seeds, "
+            f"p = {c.p_value:.2g}{diverged}) → {word}")

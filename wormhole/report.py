@@ -2,179 +2,265 @@
 
 Every chapter saves its comparisons as JSON (:meth:`wormhole.experiments.Comparison.save`);
 this module reads them back and turns them into one row per claim. Nothing here is typed
-by hand: a verdict is a rule applied to per-seed numbers.
+by hand: every comparison is the paired difference of :mod:`wormhole.stats`, every verdict
+is :func:`wormhole.stats.judge` over the comparisons that make up the claim (Holm–Bonferroni).
+
+One exclusion rule (:func:`learned`): a problem leaves a claim only when *no* method learned
+it; the excluded comparisons are listed with what they would have said.
 """
 
 from __future__ import annotations
 
+import html
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .stats import fmt, mean_ci
+from .checkpoints import atomic_write
+from .book import metrics_dir, provenance
+from .stats import Judgement, Paired, fmt, judge, paired, signed_fmt
 
 WORMHOLE_VARIANTS = ("Wormhole", "Wormhole-seam")
+#: which metrics improve upwards
+HIGHER_IS_BETTER = {"loss": False, "accuracy": True, "conflict": True, "conflict_during_training": True,
+                    "added_directions": True}
 
 
 def save_metrics(name: str, data: dict) -> Path:
     """Save measurements that are not a :class:`~wormhole.experiments.Comparison` (e.g. the
     theory chapter's) next to the comparisons, for the results page."""
-    from .experiments import metrics_dir, quick
-
     path = metrics_dir() / f"{name}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"name": name, "config": {"quick": quick()}, **data}, indent=1))
-    tmp.replace(path)
+    text = json.dumps({"name": name, "provenance": provenance(), **data}, indent=1)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
     return path
 
 
-def load(directory) -> dict[str, dict]:
-    """Every ``*.json`` metrics file in ``directory``, keyed by its comparison name."""
+def load(directory, expected: dict | None = None) -> dict[str, dict]:
+    """Every ``*.json`` metrics file in ``directory``, keyed by its name.
+
+    With ``expected`` (a :func:`wormhole.book.provenance`), a file written by another build
+    (another fingerprint, seed offset or mode) raises ``ValueError``: stale numbers never
+    reach the results page."""
     out = {}
     for path in sorted(Path(directory).glob("*.json")):
         data = json.loads(path.read_text())
+        if expected is not None and data.get("provenance") != expected:
+            raise ValueError(f"{path} was written by another build ({data.get('provenance')}, expected "
+                             f"{expected}): delete the metrics folder and rebuild")
         out[data["name"]] = data
     return out
 
 
-def _values(method: dict, metric: str, steps: int) -> np.ndarray:
-    if metric in ("conflict", "conflict_during_training"):
-        raise ValueError("per-seed conflict values are not saved; use 'loss' or 'accuracy'")
-    return np.asarray(method[f"per_seed_{metric}"][str(steps)], dtype=float)
+def metric_label(metric: str, steps: int = 1) -> str:
+    """``"accuracy@1"``, ``"conflict (end of training)"``, ..."""
+    return {"conflict": "conflict (end of training)", "conflict_during_training": "conflict (mean over training)",
+            "loss": f"loss@{steps}", "accuracy": f"accuracy@{steps}",
+            "added_directions": "added function-space directions"}.get(metric, metric)
 
 
-def compare_saved(comparison: dict, a: str, b: str, metric: str, steps: int = 1) -> dict:
-    """Like :func:`wormhole.experiments.contrast`, from a saved summary (loss, accuracy or a
-    conflict measure, whose saved form is a mean and CI half-width over seeds)."""
-    ma_, mb_ = comparison["methods"][a], comparison["methods"][b]
-    if metric in ("conflict", "conflict_during_training"):
-        (ma, ha), (mb, hb) = ma_[metric], mb_[metric]
-    else:
-        (ma, ha), (mb, hb) = mean_ci(_values(ma_, metric, steps)), mean_ci(_values(mb_, metric, steps))
-    separate = bool(abs(ma - mb) > ha + hb)
-    higher_better = metric != "loss"
-    better = None
-    if separate:
-        better = (a if ma > mb else b) if higher_better else (a if ma < mb else b)
-    return {"a": a, "b": b, "mean_a": float(ma), "ci_a": float(ha), "mean_b": float(mb), "ci_b": float(hb),
-            "better": better, "metric": metric, "steps": steps, "name": comparison["name"]}
+def per_seed(method: dict, metric: str, steps: int = 1) -> np.ndarray:
+    """One saved method's per-seed values of ``metric`` (after ``steps`` inner steps for loss and accuracy)."""
+    if metric in ("loss", "accuracy"):
+        return np.asarray(method[f"per_seed_{metric}"][str(steps)], dtype=float)
+    key = f"per_seed_{metric}"
+    if key not in method:
+        raise ValueError(f"metric {metric!r} was not saved for this method (have: "
+                         f"{sorted(k[9:] for k in method if k.startswith('per_seed_'))})")
+    return np.asarray(method[key], dtype=float)
 
 
-def _verdict(results: list[dict], candidate_key: str = "b") -> str:
-    wins = sum(r["better"] == r[candidate_key] for r in results)
-    losses = sum(r["better"] is not None and r["better"] != r[candidate_key] for r in results)
-    if results and wins == len(results):
-        return "reproduced"
-    if wins > 0:
-        return "partly" if wins > losses else "partly (mixed)"
-    return "not reproduced"
+@dataclass(frozen=True)
+class Evidence:
+    """One comparison behind a claim: ``candidate`` against ``baseline`` on saved comparison ``name``."""
+
+    name: str
+    candidate: str
+    baseline: str
+    metric: str
+    steps: int
+    result: Paired
 
 
-def _cell(r: dict) -> str:
-    tag = {None: "≈", r["b"]: "better", r["a"]: "worse"}[r["better"]]
-    what = r["metric"] if r["metric"].startswith("conflict") else f"{r['metric']}@{r['steps']}"
-    return (f"{r['name']} · {r['b']}: {what} {fmt(r['mean_b'], r['ci_b'])} vs MAML "
-            f"{fmt(r['mean_a'], r['ci_a'])} ({tag})")
+def compare_saved(comparison: dict, baseline: str, candidate: str, metric: str, steps: int = 1,
+                  n_comparisons: int = 1) -> Evidence:
+    """The paired comparison of two methods of a saved comparison (:func:`wormhole.stats.paired`)."""
+    methods = comparison["methods"]
+    result = paired(per_seed(methods[candidate], metric, steps), per_seed(methods[baseline], metric, steps),
+                    higher_is_better=HIGHER_IS_BETTER[metric], n_comparisons=n_comparisons,
+                    label=f"{comparison['name']} · {candidate} vs {baseline} · {metric_label(metric, steps)}")
+    return Evidence(comparison["name"], candidate, baseline, metric, steps, result)
+
+
+def learned_by(comparison: dict, method: str, threshold: float = 0.02) -> bool:
+    """Whether ``method`` learned the problem: its query loss after the most inner steps
+    evaluated is at least ``threshold`` (relative) below its loss before adaptation."""
+    losses = comparison["methods"][method]["per_seed_loss"]
+    most = max(losses, key=int)
+    before, after = np.mean(losses["0"]), np.mean(losses[most])
+    return bool(np.isfinite(after) and after < (1 - threshold) * before)
 
 
 def learned(comparison: dict, threshold: float = 0.02) -> bool:
-    """Whether MAML learned anything on this problem: its query loss after 10 inner steps is at
-    least ``threshold`` (relative) below its loss before adaptation. Where it is not, nothing was
-    learned by anyone to compare (e.g. Morlet wavelets at α = 0.01), and the comparison is left out."""
-    maml = comparison["methods"].get("MAML")
-    if maml is None or "10" not in maml["per_seed_loss"]:
-        return True
-    before, after = np.mean(maml["per_seed_loss"]["0"]), np.mean(maml["per_seed_loss"]["10"])
-    return bool(after < (1 - threshold) * before)
+    """The book's one exclusion rule: a problem stays in the comparisons unless *no* method
+    learned it (:func:`learned_by`); there every difference is noise around a constant."""
+    return any(learned_by(comparison, m, threshold) for m in comparison["methods"])
 
 
-def claims(metrics: dict[str, dict]) -> list[dict]:
-    """One row per claim of the abstract: ``claim``, ``evidence`` (list of sentences) and ``verdict``.
+@dataclass
+class Claim:
+    """One claim of the abstract: its comparisons, the judgement, and what was left out."""
 
-    Comparisons on problems that MAML did not learn at all (:func:`learned`) are left out."""
-    def have(prefix):
-        return [m for name, m in metrics.items() if name.startswith(prefix)]
+    claim: str
+    evidence: list[Evidence]
+    judgement: Judgement | None
+    excluded: list[Evidence] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
-    def against_maml(comparisons, metric, steps=1, conflicting_only=True):
-        rows = []
-        for c in comparisons:
-            if conflicting_only and c["config"]["train_tasks"].get("flip") is False:
-                continue
-            if not learned(c):
-                continue
-            for v in WORMHOLE_VARIANTS:
-                if v in c["methods"] and "MAML" in c["methods"]:
-                    rows.append(compare_saved(c, "MAML", v, metric, steps))
-        return rows
+    @property
+    def verdict(self) -> str:
+        return self.judgement.verdict if self.judgement else "no measurements"
 
-    rows = []
-    headline = have("threshold") + have("wavelet") + have("mnist")
-    conflict = against_maml(headline, "conflict_during_training")
-    rows.append({"claim": "eases conflicting gradients (mean cosine of per-task meta-gradients over training)",
-                 "evidence": [_cell(r) for r in conflict], "verdict": _verdict(conflict)})
-    conflict_end = against_maml(headline, "conflict")
-    rows.append({"claim": "eases conflicting gradients (at the end of training)",
-                 "evidence": [_cell(r) for r in conflict_end], "verdict": _verdict(conflict_end)})
-    dyn = against_maml(headline, "loss", 1)
-    rows.append({"claim": "improves training dynamics (query loss after the trained number of inner steps)",
-                 "evidence": [_cell(r) for r in dyn], "verdict": _verdict(dyn)})
-    gran, theory = metrics.get("generalisation-granularity"), metrics.get("theory-expressivity")
-    if gran and theory:
-        ranks = theory["ranks"]
-        dial = all(r["rank"] == r["multipliers"] for g, r in ranks.items() if g != "layer")
-        evidence = [f"function-space directions added ({g}): {r['rank']} for {r['multipliers']} multiplier(s)"
-                    for g, r in ranks.items()]
-        acc = {k: gran["methods"][k]["accuracy"]["1"] for k in gran["methods"]}  # JSON keys are strings
-        evidence += [f"5-way MNIST, {k} ({gran['methods'][k]['learner'].get('n_multipliers', 0)} multipliers): "
-                     f"accuracy@1 {fmt(*acc[k])}" for k in gran["methods"]]
-        gains = [compare_saved(gran, "MAML", v, "accuracy", 1) for v in gran["methods"] if v != "MAML"]
-        helped = any(g["better"] == g["b"] for g in gains)
-        verdict = "reproduced" if dial and helped else "partly" if dial or helped else "not reproduced"
-        rows.append({"claim": "raises expressivity in a controllable way (function-space directions per multiplier; "
-                              "accuracy on 5-way MNIST)", "evidence": evidence, "verdict": verdict})
-    for problem, prefix, metric in (("threshold comparison", "threshold", "accuracy"),
-                                    ("wavelet regression", "wavelet", "loss"), ("MNIST", "mnist", "accuracy")):
-        res = against_maml(have(prefix), metric, 1) + against_maml(have(prefix), metric, 10)
-        rows.append({"claim": f"helps on {problem} ({metric} after 1 and 10 inner steps, conflicting tasks)",
-                     "evidence": [_cell(r) for r in res], "verdict": _verdict(res)})
+
+def judge_claim(claim: str, candidates: list[tuple[dict, str, str, str, int]], notes=()) -> Claim:
+    """Judge one claim from ``(comparison, baseline, candidate, metric, steps)`` tuples: problems
+    no method learned are excluded; the rest are compared and judged together (Holm)."""
+    kept = [c for c in candidates if learned(c[0]) or c[3] == "added_directions"]
+    left = [c for c in candidates if c not in kept]
+    evidence = [compare_saved(c, b, k, m, s, n_comparisons=len(kept)) for c, b, k, m, s in kept]
+    excluded = [compare_saved(c, b, k, m, s) for c, b, k, m, s in left]
+    judgement = judge([e.result for e in evidence]) if evidence else None
+    return Claim(claim, evidence, judgement, excluded, list(notes))
+
+
+def _headline(metrics: dict[str, dict], problem: str, conflicting_only: bool = True) -> list[dict]:
+    return [m for m in metrics.values() if m.get("config", {}).get("problem") == problem
+            and "methods" in m and not (conflicting_only and m["config"].get("control"))]
+
+
+def against_maml(comparisons: list[dict], metrics: tuple, steps: tuple = (1,)) -> list[tuple]:
+    """Every wormhole variant against MAML, on each comparison, metric and number of steps."""
+    out = []
+    for c in comparisons:
+        for v in WORMHOLE_VARIANTS:
+            if v in c["methods"] and "MAML" in c["methods"]:
+                for metric in metrics:
+                    for s in (steps if metric in ("loss", "accuracy") else (1,)):
+                        out.append((c, "MAML", v, metric, s))
+    return out
+
+
+PROBLEMS = (("threshold comparison", "threshold", "accuracy"), ("wavelet regression", "wavelet", "loss"),
+            ("MNIST", "mnist", "accuracy"))
+
+
+def claims(metrics: dict[str, dict]) -> list[Claim]:
+    """One :class:`Claim` per claim of the abstract, from the saved comparisons of the headline
+    problems (those saved with ``problem=`` threshold, wavelet or mnist) and of chapter 6."""
+    headline = [c for _, p, _ in PROBLEMS for c in _headline(metrics, p)]
+    rows = [
+        judge_claim("eases conflicting gradients (mean cosine of per-task meta-gradients over training)",
+                    against_maml(headline, ("conflict_during_training",))),
+        judge_claim("eases conflicting gradients (at the end of training)", against_maml(headline, ("conflict",))),
+        judge_claim("improves training dynamics (query loss after the trained number of inner steps)",
+                    against_maml(headline, ("loss",))),
+    ]
+    expressivity = [m for m in metrics.values() if m.get("config", {}).get("problem") == "expressivity"]
+    cands = []
+    for c in expressivity:
+        for v in c["methods"]:
+            if v != "MAML":
+                metric = "added_directions" if "per_seed_added_directions" in c["methods"][v] else "accuracy"
+                cands.append((c, "MAML", v, metric, 1))
+    theory = metrics.get("theory-expressivity", {})
+    notes = [f"first-order check ({k}): {r['added']} added direction(s) for {r['multipliers']} multiplier(s) "
+             f"at w = {r['w']}" for k, r in theory.get("added_directions", {}).items()]
+    rows.append(judge_claim("raises expressivity in a controllable way (new function-space directions; "
+                            "5-way MNIST accuracy)", cands, notes))
+    for problem, key, metric in PROBLEMS:
+        rows.append(judge_claim(f"helps on {problem} ({metric} after 1 and 10 inner steps, conflicting tasks)",
+                                against_maml(_headline(metrics, key), (metric,), steps=(1, 10))))
     return rows
 
 
-def markdown_table(rows: list[dict]) -> str:
-    """The claims as a Markdown table (evidence as a line-broken list in one cell)."""
-    lines = ["| claim of the abstract | measured (mean ± 95% CI over seeds) | verdict |", "|---|---|---|"]
+def _evidence_line(e: Evidence, outcome: str | None = None) -> str:
+    r = e.result
+    diverged = f"; {r.diverged_candidate + r.diverged_baseline} diverged run(s)" if r.decided_by_divergence else ""
+    tail = f" → <b>{outcome}</b>" if outcome else ""
+    return (f"{html.escape(e.name)} · {html.escape(e.candidate)} − {html.escape(e.baseline)}, "
+            f"{html.escape(metric_label(e.metric, e.steps))}: {signed_fmt(r.diff, r.half_width)}{diverged}{tail}")
+
+
+def html_table(rows: list[Claim]) -> str:
+    """The claims as an HTML table: each comparison's paired difference (candidate − baseline,
+    mean ± 95% CI over seeds) and its outcome after Holm, the smallest detectable difference,
+    what was excluded, and the verdict."""
+    head = ("<tr><th>claim of the abstract</th><th>comparisons: paired difference candidate − baseline "
+            "(mean ± 95% CI over seeds) → outcome after Holm</th><th>smallest detectable difference</th>"
+            "<th>verdict</th></tr>")
+    body = []
     for r in rows:
-        evidence = "<br>".join(r["evidence"]) if r["evidence"] else "no metrics saved"
-        lines.append(f"| {r['claim']} | {evidence} | **{r['verdict']}** |")
-    return "\n".join(lines)
+        if r.judgement:
+            lines = [_evidence_line(e, o) for e, o in zip(r.evidence, r.judgement.outcomes)]
+            counts = r.judgement.counts()
+            lines.append(f"<i>{counts['better']} better, {counts['worse']} worse, {counts['tie']} not different; "
+                         f"{r.judgement.diverged} diverged run(s)</i>")
+            detectable = f"{r.judgement.detectable:.3g}"
+        else:
+            lines, detectable = ["no metrics saved"], "—"
+        lines += [f"<i>excluded (no method learned the problem)</i>: {_evidence_line(e)}" for e in r.excluded]
+        lines += [html.escape(n) for n in r.notes]
+        body.append(f"<tr><td>{html.escape(r.claim)}</td><td>{'<br>'.join(lines)}</td>"
+                    f"<td>{detectable}</td><td><b>{html.escape(r.verdict)}</b></td></tr>")
+    return f'<table class="wormhole-results">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(body) + "\n</tbody></table>"
 
 
-def forest_plot(metrics: dict[str, dict]):
-    """Each wormhole variant minus MAML on its problem's headline metric after one inner step,
-    per saved comparison (mean and 95% CI of the paired per-seed difference)."""
+def forest_plot(rows: list[Claim]):
+    """Exactly the comparisons of :func:`html_table`, one panel per metric: the improvement of
+    the candidate over the baseline (paired, mean and 95% CI; right of 0 is better), filled
+    where it survived Holm within its claim."""
     import matplotlib.pyplot as plt
 
-    labels, means, cis = [], [], []
-    for name, c in metrics.items():
-        if "MAML" not in c.get("methods", {}) or name.startswith("generalisation"):
+    panels: dict[str, list] = {}
+    for r in rows:
+        if not r.judgement:
             continue
-        metric = "loss" if name.startswith("wavelet") else "accuracy"
-        base = _values(c["methods"]["MAML"], metric, 1)
-        for v in WORMHOLE_VARIANTS:
-            if v in c["methods"]:
-                m, h = mean_ci(_values(c["methods"][v], metric, 1) - base)
-                sign = -1 if metric == "loss" else 1  # plot "improvement": right of 0 is better
-                labels.append(f"{name} · {v} ({metric})")
-                means.append(sign * m)
-                cis.append(h)
-    fig, ax = plt.subplots(figsize=(7, 0.32 * len(labels) + 1))
-    y = np.arange(len(labels))
-    ax.errorbar(means, y, xerr=cis, fmt="o", capsize=3)
-    ax.axvline(0, color="k", lw=0.8)
-    ax.set_yticks(y, labels, fontsize=7)
-    ax.invert_yaxis()
-    ax.set(xlabel="improvement over MAML after one inner step (accuracy gain, or loss reduction)",
-           title="wormhole variants versus MAML, paired over seeds")
+        for e, outcome in zip(r.evidence, r.judgement.outcomes):
+            metric = "conflict" if e.metric.startswith("conflict") else e.metric
+            panels.setdefault(metric, []).append((e, outcome))
+    names = {"loss": "loss reduction", "accuracy": "accuracy gain", "conflict": "cosine gain (less conflict)",
+             "added_directions": "added directions"}
+    heights = [0.22 * len(v) + 0.8 for v in panels.values()]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, sum(heights) + 0.5), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for ax, (metric, items) in zip(axes[:, 0], panels.items()):
+        y = np.arange(len(items))
+        for i, (e, outcome) in enumerate(items):
+            r = e.result
+            colour = {"better": "C2", "worse": "C3", "tie": "0.4"}[outcome]
+            ax.errorbar(r.improvement, i, xerr=r.half_width, fmt="o", capsize=2, color=colour,
+                        mfc=colour if outcome != "tie" else "white")
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_yticks(y, [f"{e.name} · {e.candidate} · {metric_label(e.metric, e.steps)}" for e, _ in items],
+                      fontsize=6)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"{names.get(metric, metric)} over MAML", fontsize=8)
+    axes[0, 0].set_title("paired improvement over MAML (mean, 95% CI); filled: significant after Holm", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def describe(claim: Claim) -> str:
+    """One sentence about a judged claim, e.g. for a chapter's generated findings."""
+    if not claim.judgement:
+        return f"{claim.claim}: no measurements."
+    c = claim.judgement.counts()
+    tail = (f"; no difference larger than about {claim.judgement.detectable:.3g} would most likely have gone unseen"
+            if claim.verdict == "no evidence" else "")
+    return (f"{claim.claim}: **{claim.verdict}** ({c['better']} of {len(claim.evidence)} comparisons significantly "
+            f"better, {c['worse']} worse after Holm–Bonferroni{tail}).")
+
+
+__all__ = ["Claim", "Evidence", "claims", "compare_saved", "describe", "fmt", "forest_plot", "html_table",
+           "judge_claim", "learned", "learned_by", "load", "per_seed", "save_metrics"]

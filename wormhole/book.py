@@ -1,0 +1,93 @@
+"""What the book's chapters share and the library does not need: sizes, seeds, where metrics go.
+
+Three environment variables steer a build of the book, never the library's behaviour:
+
+* ``WORMHOLE_QUICK=1``: the chapters run the same code at tiny sizes (:func:`quick`, :func:`size`);
+* ``WORMHOLE_SEED_OFFSET=K`` (default 0): every training and evaluation seed of the book is
+  shifted by ``K`` (:func:`seeds`, :func:`seed`), so ``WORMHOLE_SEED_OFFSET=100 make book``
+  replicates the whole book on a second, disjoint seed set;
+* ``WORMHOLE_METRICS_DIR``: where chapters save metrics for the results page (:func:`metrics_dir`);
+  ``WORMHOLE_FINGERPRINT``, set by ``tools/build_book.py``, stamps them with the build they
+  belong to (:func:`provenance`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+#: seeds of one book build lie in [offset, offset + SEED_SPAN); offsets of replications differ by at least this
+SEED_SPAN = 100
+
+
+def quick() -> bool:
+    """True when ``WORMHOLE_QUICK=1``: the chapters run the same code at tiny sizes."""
+    return os.environ.get("WORMHOLE_QUICK", "0") == "1"
+
+
+def size(full, quick_value):
+    """``quick_value`` in quick mode, ``full`` otherwise."""
+    return quick_value if quick() else full
+
+
+def seed_offset() -> int:
+    """``$WORMHOLE_SEED_OFFSET`` (default 0), a non-negative multiple of :data:`SEED_SPAN`."""
+    raw = os.environ.get("WORMHOLE_SEED_OFFSET", "0")
+    try:
+        offset = int(raw)
+    except ValueError:
+        raise ValueError(f"WORMHOLE_SEED_OFFSET must be an integer, got {raw!r}") from None
+    if offset < 0 or offset % SEED_SPAN:
+        raise ValueError(f"WORMHOLE_SEED_OFFSET must be a non-negative multiple of {SEED_SPAN} "
+                         f"(so that seed sets are disjoint), got {offset}")
+    return offset
+
+
+def seed(value: int) -> int:
+    """A seed of the book (``0 <= value < SEED_SPAN``), shifted by the seed offset."""
+    if not 0 <= int(value) < SEED_SPAN:
+        raise ValueError(f"book seeds lie in [0, {SEED_SPAN}); got {value}")
+    return int(value) + seed_offset()
+
+
+def seeds(n: int) -> list[int]:
+    """The first ``n`` training seeds of the book, shifted by the seed offset."""
+    return [seed(i) for i in range(n)]
+
+
+#: the evaluation-task seed every comparison of the book shares (before the offset)
+EVAL_SEED = 42
+
+
+def eval_seed() -> int:
+    """The seed of the shared evaluation tasks, shifted by the seed offset."""
+    return seed(EVAL_SEED)
+
+
+def metrics_dir() -> Path:
+    """Where chapters save metrics for the results page (``$WORMHOLE_METRICS_DIR``, or
+    ``../_build/metrics`` next to the notebooks; ``-quick`` appended in quick mode)."""
+    default = "../_build/metrics" + ("-quick" if quick() else "")
+    path = Path(os.environ.get("WORMHOLE_METRICS_DIR", default))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def source_fingerprint(root: str | os.PathLike, patterns=("wormhole/**/*.py", "notebooks/*.ipynb")) -> str:
+    """A hash of the files under ``root`` that decide the book's numbers (the package's
+    sources and the chapters), so that results computed from other sources are never reused."""
+    root = Path(root)
+    digest = hashlib.sha256()
+    for pattern in patterns:
+        for path in sorted(root.glob(pattern)):
+            if "__pycache__" in path.parts or ".ipynb_checkpoints" in path.parts:
+                continue
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def provenance() -> dict:
+    """What a saved metrics file records about the run that wrote it."""
+    return {"quick": quick(), "seed_offset": seed_offset(), "fingerprint": os.environ.get("WORMHOLE_FINGERPRINT")}
