@@ -44,8 +44,8 @@ def test_a_problem_leaves_only_when_no_method_learned_it():
 def test_claims_judge_by_the_paired_rule_and_list_exclusions():
     metrics = {"threshold-a": _comparison("threshold-a"),
                "threshold-flat": _comparison("threshold-flat", learned=False)}
-    rows = {r.claim.split(" (")[0]: r for r in report.claims(metrics)}
-    helps = rows["helps on threshold comparison"]
+    rows = {r.key: r for r in report.claims(metrics)}
+    helps = rows["helps-threshold"]
     assert helps.verdict == "reproduced" and len(helps.evidence) == 2
     assert [e.name for e in helps.excluded] == ["threshold-flat", "threshold-flat"]
     assert all(r.verdict in VERDICTS + ("no measurements",) for r in rows.values())

@@ -91,3 +91,16 @@ def source_fingerprint(root: str | os.PathLike, patterns=("wormhole/**/*.py", "n
 def provenance() -> dict:
     """What a saved metrics file records about the run that wrote it."""
     return {"quick": quick(), "seed_offset": seed_offset(), "fingerprint": os.environ.get("WORMHOLE_FINGERPRINT")}
+
+
+def glue(key: str, value, digits: int = 3) -> None:
+    """Make ``value`` available to the chapter's prose as ``{glue:md}`key```: strings as
+    Markdown (no quotes), numbers formatted to ``digits`` significant digits. Outside a
+    book build (no myst-nb, e.g. in Colab) it does nothing: only the rendered book pastes."""
+    try:
+        from IPython.display import Markdown
+        from myst_nb import glue as _glue
+    except ImportError:
+        return
+    text = value if isinstance(value, str) else f"{value:.{digits}g}"
+    _glue(key, Markdown(text), display=False)

@@ -16,15 +16,15 @@ import numpy as np
 import torch
 
 from . import models, tasks as task_families
-from .diagnostics import wormhole_usage
+from .diagnostics import adaptation_statistics
 from .evaluation import Evaluation, evaluate
-from .learners import MAML, MetaLearner, Wormhole
-from .learners.wormhole import WORMHOLE_KEY
+from .learners import MAML, Wormhole
 from .book import metrics_dir, provenance, quick
 from .checkpoints import atomic_write
 from .stats import Paired, fmt, mean_ci, paired, signed_fmt
 from .tasks.base import TaskFamily
-from .training import Run, meta_train_seeds, stream_seed
+from .seeding import stream_seed
+from .training import Run, meta_train_seeds
 
 STEPS = (0, 1, 2, 5, 10)
 
@@ -145,18 +145,23 @@ class Comparison:
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
 
-    def save(self, path: str | os.PathLike | None = None, problem: str | None = None) -> Path:
-        """Write :meth:`summary` as JSON (default: ``metrics_dir()/<name>.json``). ``problem``
-        names the claim group the results page files it under (``"threshold"``, ``"wavelet"``,
-        ``"mnist"``, ``"expressivity"``); without it the comparison is shown only in its chapter."""
-        path = Path(path) if path is not None else metrics_dir() / f"{self.name}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def record(self, problem: str | None = None) -> dict:
+        """:meth:`summary` with the tags the results page files it under: ``problem`` (the claim
+        group: ``"threshold"``, ``"wavelet"``, ``"mnist"``, ``"expressivity"``; ``None``: shown only
+        in its chapter) and ``control`` (the training tasks do not conflict)."""
         summary = self.summary()
         flip = summary["config"]["train_tasks"].get("flip")
         summary["config"].update(problem=problem, control=flip is False)
-        text = json.dumps(summary, indent=1, default=_jsonable)
+        return summary
+
+    def save(self, path: str | os.PathLike | None = None, problem: str | None = None) -> dict:
+        """Write :meth:`record` as JSON (default: ``metrics_dir()/<name>.json``) and return it."""
+        path = Path(path) if path is not None else metrics_dir() / f"{self.name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = self.record(problem)
+        text = json.dumps(record, indent=1, default=_jsonable)
         atomic_write(path, lambda tmp: Path(tmp).write_text(text))
-        return path
+        return json.loads(text)
 
 
 def _jsonable(o):
@@ -185,19 +190,13 @@ def compare(name: str, learners: dict, train_tasks: TaskFamily, eval_tasks: Task
         wall = time.perf_counter() - t0
         evals: list[Evaluation] = [evaluate(r.learner, eval_tasks, n_eval, steps, eval_seed, device=device)
                                    for r in runs]
-        usage = []
-        if _has_wormhole(runs[0].learner):
-            usage = [{k: v for k, v in wormhole_usage(r.learner, usage_batch.to(next(r.learner.parameters()).device)).items()
-                      if k != "adapted_w"} for r in runs]
+        usage = [adaptation_statistics(r.learner, usage_batch.to(next(r.learner.parameters()).device)) for r in runs]
+        usage = usage if usage[0] else []  # the learner's own statistics of what it adapted, if any
         results[label] = MethodResult(label, runs, evals, usage, wall)
     config = {"seeds": seeds, "iterations": iterations, "meta_batch": meta_batch, "meta_lr": meta_lr,
               "n_eval": n_eval, "eval_seed": eval_seed, "train_tasks": train_tasks.describe(),
               "eval_tasks": eval_tasks.describe(), "quick": quick()}
     return Comparison(name, results, config)
-
-
-def _has_wormhole(learner: MetaLearner) -> bool:
-    return WORMHOLE_KEY in learner.initial_fast(learner.meta_parameters())
 
 
 # ---------------------------------------------------------------- presets for the CLI

@@ -110,8 +110,10 @@ def learned(comparison: dict, threshold: float = 0.02) -> bool:
 
 @dataclass
 class Claim:
-    """One claim of the abstract: its comparisons, the judgement, and what was left out."""
+    """One claim of the abstract (``key``: a short name, e.g. ``"helps-mnist"``): its comparisons,
+    the judgement, and what was left out."""
 
+    key: str
     claim: str
     evidence: list[Evidence]
     judgement: Judgement | None
@@ -123,7 +125,7 @@ class Claim:
         return self.judgement.verdict if self.judgement else "no measurements"
 
 
-def judge_claim(claim: str, candidates: list[tuple[dict, str, str, str, int]], notes=()) -> Claim:
+def judge_claim(key: str, claim: str, candidates: list[tuple[dict, str, str, str, int]], notes=()) -> Claim:
     """Judge one claim from ``(comparison, baseline, candidate, metric, steps)`` tuples: problems
     no method learned are excluded; the rest are compared and judged together (Holm)."""
     kept = [c for c in candidates if learned(c[0]) or c[3] == "added_directions"]
@@ -131,7 +133,7 @@ def judge_claim(claim: str, candidates: list[tuple[dict, str, str, str, int]], n
     evidence = [compare_saved(c, b, k, m, s, n_comparisons=len(kept)) for c, b, k, m, s in kept]
     excluded = [compare_saved(c, b, k, m, s) for c, b, k, m, s in left]
     judgement = judge([e.result for e in evidence]) if evidence else None
-    return Claim(claim, evidence, judgement, excluded, list(notes))
+    return Claim(key, claim, evidence, judgement, excluded, list(notes))
 
 
 def _headline(metrics: dict[str, dict], problem: str, conflicting_only: bool = True) -> list[dict]:
@@ -155,15 +157,16 @@ PROBLEMS = (("threshold comparison", "threshold", "accuracy"), ("wavelet regress
             ("MNIST", "mnist", "accuracy"))
 
 
-def claims(metrics: dict[str, dict]) -> list[Claim]:
+def claims(metrics: dict[str, dict], keys=None) -> list[Claim]:
     """One :class:`Claim` per claim of the abstract, from the saved comparisons of the headline
-    problems (those saved with ``problem=`` threshold, wavelet or mnist) and of chapter 6."""
+    problems (those saved with ``problem=`` threshold, wavelet or mnist) and of chapter 6
+    (``problem="expressivity"``); only the claims named in ``keys`` when it is given."""
     headline = [c for _, p, _ in PROBLEMS for c in _headline(metrics, p)]
     rows = [
-        judge_claim("eases conflicting gradients (mean cosine of per-task meta-gradients over training)",
+        judge_claim("conflict-training", "eases conflicting gradients (mean cosine of per-task meta-gradients over training)",
                     against_maml(headline, ("conflict_during_training",))),
-        judge_claim("eases conflicting gradients (at the end of training)", against_maml(headline, ("conflict",))),
-        judge_claim("improves training dynamics (query loss after the trained number of inner steps)",
+        judge_claim("conflict-end", "eases conflicting gradients (at the end of training)", against_maml(headline, ("conflict",))),
+        judge_claim("dynamics", "improves training dynamics (query loss after the trained number of inner steps)",
                     against_maml(headline, ("loss",))),
     ]
     expressivity = [m for m in metrics.values() if m.get("config", {}).get("problem") == "expressivity"]
@@ -176,12 +179,12 @@ def claims(metrics: dict[str, dict]) -> list[Claim]:
     theory = metrics.get("theory-expressivity", {})
     notes = [f"first-order check ({k}): {r['added']} added direction(s) for {r['multipliers']} multiplier(s) "
              f"at w = {r['w']}" for k, r in theory.get("added_directions", {}).items()]
-    rows.append(judge_claim("raises expressivity in a controllable way (new function-space directions; "
+    rows.append(judge_claim("expressivity", "raises expressivity in a controllable way (new function-space directions; "
                             "5-way MNIST accuracy)", cands, notes))
     for problem, key, metric in PROBLEMS:
-        rows.append(judge_claim(f"helps on {problem} ({metric} after 1 and 10 inner steps, conflicting tasks)",
+        rows.append(judge_claim(f"helps-{key}", f"helps on {problem} ({metric} after 1 and 10 inner steps, conflicting tasks)",
                                 against_maml(_headline(metrics, key), (metric,), steps=(1, 10))))
-    return rows
+    return [r for r in rows if keys is None or r.key in keys]
 
 
 def _evidence_line(e: Evidence, outcome: str | None = None) -> str:
