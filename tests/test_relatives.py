@@ -52,8 +52,8 @@ def test_alpha_maml_inner_rate_moves_with_the_gradient_inner_product():
     tasks = wh.tasks.Threshold(flip=False)
     learner = wh.AlphaMAML(tiny_mlp(), loss="bce", inner_lr=0.05, inner_hyper_lr=1e-2)
     # the batch and initialisation that meta_train(seed=0) will use
-    learner.reset_parameters(wh.training.stream_seed(0, "init"))
-    b = tasks.sample(8, torch.Generator().manual_seed(wh.training.stream_seed(0, "tasks")))
+    learner.reset_parameters(wh.seeding.stream_seed(0, "init"))
+    b = tasks.sample(8, torch.Generator().manual_seed(wh.seeding.stream_seed(0, "tasks")))
     dots = []
     for i in range(8):
         meta = learner.meta_parameters()

@@ -7,7 +7,7 @@ import torch
 
 import wormhole as wh
 from conftest import tiny_mlp
-from wormhole.training import adam_init, adam_step
+from wormhole.optim import adam_init, adam_step
 
 ITER = dict(meta_batch=6, meta_lr=1e-2, progress=False, log_every=5, device="cpu")
 

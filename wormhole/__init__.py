@@ -6,15 +6,17 @@
 >>> history = wh.meta_train(learner, tasks, iterations=100, meta_batch=25, meta_lr=1e-3, seed=0)
 """
 
-from . import diagnostics, distributed, experiments, losses, models, plotting, report, stats, tasks, theory
+from . import (book, checkpoints, devices, diagnostics, distributed, experiments, expressivity, losses, models, optim, plotting, report, seeding,
+               stats, tasks, theory)
+from .devices import resolve_device
 from .evaluation import Evaluation, evaluate
 from .learners import (ANIL, ESMAML, MAML, AlphaMAML, DifMAML, DifMAMLAgent, MetaLearner, MetaSGD, TreeMAML, Wormhole, WormholeANIL,
                        WormholeMetaSGD)
-from .training import History, Run, meta_train, meta_train_seeds, resolve_device
+from .training import History, Run, meta_train, meta_train_seeds
 
 __version__ = "0.1.0"
 
 __all__ = ["MAML", "Wormhole", "MetaLearner", "ANIL", "WormholeANIL", "MetaSGD", "WormholeMetaSGD", "AlphaMAML",
            "ESMAML", "TreeMAML", "DifMAML", "DifMAMLAgent", "distributed", "meta_train", "meta_train_seeds", "evaluate", "Evaluation",
-           "History", "Run", "resolve_device", "diagnostics", "experiments", "losses", "models", "plotting", "report", "stats",
-           "tasks", "theory"]
+           "History", "Run", "resolve_device", "book", "checkpoints", "devices", "diagnostics", "experiments", "expressivity", "losses", "models",
+           "optim", "plotting", "report", "seeding", "stats", "tasks", "theory"]

@@ -8,10 +8,11 @@ import numpy as np
 import torch
 
 from . import _checks
+from .devices import resolve_device
 from .learners.base import MetaLearner
+from .seeding import stream_seed
 from .stats import fmt, mean_ci
 from .tasks.base import TaskFamily
-from .training import resolve_device, stream_seed
 
 
 @dataclass
@@ -38,9 +39,6 @@ class Evaluation:
 
     def mean_loss(self, steps: int) -> float:
         return float(self.loss[:, self.steps.index(steps)].mean())
-
-    def mean_accuracy(self, steps: int) -> float:
-        return float(self.accuracy[:, self.steps.index(steps)].mean())
 
     def __str__(self) -> str:
         rows = [f"{'steps':>5}  {'query loss':>18}  {'accuracy':>18}"]

@@ -95,7 +95,7 @@ class ConvNet(nn.Module):
 class Point(nn.Module):
     """A model that *is* its parameter vector: ``x (N, ·) -> θ (N, dim)``.
 
-    With the loss ``theory.half_squared_distance`` and targets θ*, a task's
+    With the loss :func:`wormhole.losses.half_squared_distance` and targets θ*, a task's
     loss is ½‖θ − θ*‖², the quadratic tasks of the theory chapter.
     """
 

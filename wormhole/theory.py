@@ -1,4 +1,4 @@
-"""Closed forms for the theory chapter (DESIGN §3), to be checked against the learners.
+"""Closed forms for the theory chapter (chapter 2, the glued parameter space), checked against the learners.
 
 Quadratic tasks ``L_i(θ) = ½‖θ − θ_i*‖²`` with ``θ_i* ∈ {u, −u}`` equally likely,
 one inner step of rate α (and α_w for the wormhole's multiplier, parameter placement
@@ -12,12 +12,6 @@ import numpy as np
 
 def _vec(u) -> np.ndarray:
     return np.asarray(u, dtype=np.float64).ravel()
-
-
-def maml_adapted(theta, target, alpha: float) -> np.ndarray:
-    """One MAML step on ``½‖θ − θ*‖²``: ``θ − α(θ − θ*)``."""
-    theta, target = _vec(theta), _vec(target)
-    return theta - alpha * (theta - target)
 
 
 def maml_meta_loss(theta, u, alpha: float) -> float:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .base import Params
 from .maml import MAML
-from .wormhole import WORMHOLE_KEY, Wormhole
+from .wormhole import Wormhole
 
 
 def last_module_prefix(model) -> str:
@@ -20,7 +20,8 @@ def last_module_prefix(model) -> str:
 
 
 class HeadOnly:
-    """Mixin: the inner loop adapts only the parameters under ``head`` (default: the last module)."""
+    """Mixin: the inner loop adapts only the model parameters under ``head`` (default: the last
+    module); fast weights a method adds beyond the model's (Wormhole's multiplier) still adapt."""
 
     def __init__(self, *args, head: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -33,16 +34,32 @@ class HeadOnly:
         self.head = head
 
     def initial_fast(self, meta: Params) -> Params:
-        fast = super().initial_fast(meta)
-        return {k: v for k, v in fast.items() if k in self.head_names or k == WORMHOLE_KEY}
-
-    def describe(self) -> dict:
-        return {**super().describe(), "head": self.head}
+        body = set(self.model_parameters(meta)) - set(self.head_names)
+        return {k: v for k, v in super().initial_fast(meta).items() if k not in body}
 
 
 class ANIL(HeadOnly, MAML):
-    """MAML whose inner loop adapts only the head (``head=`` a submodule name; default the last one)."""
+    """MAML whose inner loop adapts only the head.
+
+    Args:
+        model: the network; its body is shared across tasks.
+        head: the name of the submodule the inner loop adapts (default: the module of the last parameter).
+        **kwargs: as for :class:`~wormhole.learners.base.MetaLearner`.
+
+    Example:
+        >>> learner = ANIL(MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4)   # adapts layers.2 only
+
+    References:
+        Raghu, Raghu, Bengio & Vinyals (2020), *Rapid Learning or Feature Reuse? Towards
+        Understanding the Effectiveness of MAML*.
+    """
 
 
 class WormholeANIL(HeadOnly, Wormhole):
-    """Wormhole MAML with a head-only inner loop: the head and the multiplier adapt, the body does not."""
+    """Wormhole MAML with a head-only inner loop: the head and the multiplier adapt, the body does not.
+
+    Arguments: ``head`` as for :class:`ANIL`, the rest as for :class:`~wormhole.Wormhole`.
+
+    Example:
+        >>> learner = WormholeANIL(MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4)
+    """

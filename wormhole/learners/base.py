@@ -1,21 +1,17 @@
 """The functional core every meta-learner shares.
 
 Parameters are plain dicts of tensors. The *meta-parameters* are the learner's
-``named_parameters()`` (the model's as ``"model.<name>"``, plus whatever a
-method adds, such as Wormhole's ``"wormhole_init"``). The *fast weights* are
-the dict the inner loop adapts for one task. A method is defined by four hooks:
-
-* :meth:`MetaLearner.initial_fast`  meta-parameters -> fast weights before adaptation;
-* :meth:`MetaLearner.inner_rates`   the step size of each fast weight;
-* :meth:`MetaLearner.forward_fast`  the prediction from fast weights;
-* :meth:`MetaLearner.adapt_tasks`   the inner loop over a batch of tasks (default: ``vmap`` of one task's loop).
-
-Everything else (meta-loss, per-task reference loop, evaluation along the
-inner loop) is written once here in terms of those hooks.
+``named_parameters()`` (the model's as ``"model.<name>"``, plus whatever a method adds).
+The *fast weights* are the dict the inner loop adapts for one task. The inner loop,
+the meta-loss, the per-task reference loop and evaluation along the inner loop are
+written once here; a method changes them only through the hooks listed in
+:class:`MetaLearner`.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from functools import partial
 
 import torch
@@ -23,9 +19,71 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
 from .. import _checks, losses
+from ..optim import Adam
 
 Params = dict[str, Tensor]
 MODEL_PREFIX = "model."
+
+
+def flat_name(name: str) -> str:
+    """A dotted parameter name as a key of an ``nn.ParameterDict`` (``"layers.0.weight"`` → ``"layers__0__weight"``)."""
+    return name.replace(".", "__")
+
+
+def tree_map(fn, tree):
+    """``fn`` applied to every tensor of nested dicts, tuples and lists."""
+    if isinstance(tree, dict):
+        return {k: tree_map(fn, v) for k, v in tree.items()}
+    if isinstance(tree, (tuple, list)):
+        return type(tree)(tree_map(fn, v) for v in tree)
+    return fn(tree)
+
+
+def tree_stack(trees: list):
+    """Stack a list of equally shaped trees (nested dicts, tuples, lists of tensors) along a new first dimension."""
+    first = trees[0]
+    if isinstance(first, dict):
+        return {k: tree_stack([t[k] for t in trees]) for k in first}
+    if isinstance(first, (tuple, list)):
+        return type(first)(tree_stack([t[i] for t in trees]) for i in range(len(first)))
+    return torch.stack(trees)
+
+
+def describe_model(model: nn.Module) -> dict:
+    """A model's class, parameter shapes and parameter count (part of every learner's record)."""
+    shapes = {n: list(p.shape) for n, p in model.named_parameters()}
+    return {"class": type(model).__name__, "parameter_shapes": shapes,
+            "n_parameters": sum(p.numel() for p in model.parameters())}
+
+
+def _plain(value):
+    """A constructor argument as plain data for records (tensors as lists, callables by name)."""
+    if isinstance(value, Tensor):
+        return value.tolist()
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if callable(value):
+        return getattr(value, "__name__", type(value).__name__)
+    return value
+
+
+def _recording(init):
+    """Wrap ``__init__`` so that every named argument it received is kept in ``self._arguments``."""
+    sig = inspect.signature(init)
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    names = [n for n, p in list(sig.parameters.items())[1:] if p.kind in kinds and n != "model"]
+
+    @functools.wraps(init)
+    def wrapper(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        bound = sig.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        record = self.__dict__.setdefault("_arguments", {})
+        for n in names:  # the innermost __init__ returns first; an outer class's value wins
+            record[n] = bound.arguments[n]
+
+    wrapper.records_arguments = True
+    return wrapper
 
 
 class MetaLearner(nn.Module):
@@ -38,10 +96,66 @@ class MetaLearner(nn.Module):
         inner_lr: the inner-loop step size α (> 0).
         steps: inner-loop gradient steps during meta-training (>= 0).
         first_order: drop second derivatives from the meta-gradient (FOMAML).
+
+    Every method subclass takes these as keyword arguments (``**kwargs``) after its own.
+    Every constructor argument of every class in the chain is recorded automatically and
+    returned by :meth:`describe` with the model's sizes.
+
+    **Hooks.** A method overrides only what it changes; everything else (the inner loop,
+    the meta-loss, the per-task reference loop, evaluation, training) calls these:
+
+    ============================== ==========================================================
+    hook                           what it decides
+    ============================== ==========================================================
+    :meth:`initial_fast`           the fast weights a task starts from
+    :meth:`inner_rates`            the inner step size of each fast weight
+    :meth:`forward_fast`           the prediction from fast weights
+    :meth:`support_gradient`       the inner loop's gradient for one task
+    :meth:`share_gradients`        how the tasks of a batch combine their inner gradients
+    :meth:`adapted_quantities`     method-specific adapted values worth reporting, per task
+    :meth:`adapted_statistics`     their summary, logged by training and by diagnostics
+    :meth:`meta_parameters`,       which tensors are meta-parameters, and where the model's
+    :meth:`model_parameters`       parameters sit among them
+    :meth:`consensus`              the meta-parameters a new task adapts from
+    :meth:`task_losses`            how a meta-batch is split before adaptation
+    :meth:`meta_gradients`         the meta-gradient estimator used by training
+    :meth:`outer_optimizer`        the outer optimiser (Adam)
+    :meth:`post_update`            a step applied after each outer update
+    :meth:`reset_method_parameters` re-initialising the meta-parameters a method adds
+    ============================== ==========================================================
+
+    Which built-in method overrides which hook:
+
+    ===================== ===================================================================
+    method                hooks it overrides
+    ===================== ===================================================================
+    MAML                  none
+    Wormhole              initial_fast, inner_rates, forward_fast, adapted_quantities,
+                          adapted_statistics, reset_method_parameters
+    ANIL (mixin HeadOnly) initial_fast
+    Meta-SGD (LearnedRates) inner_rates, reset_method_parameters
+    Alpha MAML            inner_rates, outer_optimizer, reset_method_parameters
+    ES-MAML               support_gradient (``inner="es"``), meta_gradients
+    TreeMAML              share_gradients, meta_gradients (plain autograd)
+    Dif-MAML              meta_parameters, model_parameters, consensus, task_losses,
+                          post_update, reset_method_parameters
+    Dif-MAML agent        post_update
+    ===================== ===================================================================
+
+    ``WormholeANIL`` and ``WormholeMetaSGD`` combine the mixins with :class:`~wormhole.Wormhole`.
     """
 
     #: under torchrun, sum the meta-gradients of the processes (False: each process is its own agent)
     all_reduce_gradients = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for klass in cls.__mro__:  # the subclass and its mixins: record their arguments too
+            if klass is MetaLearner:
+                break
+            init = klass.__dict__.get("__init__")
+            if init is not None and not getattr(init, "records_arguments", False):
+                klass.__init__ = _recording(init)
 
     def __init__(self, model: nn.Module, loss="mse", inner_lr: float = 0.01, steps: int = 1,
                  first_order: bool = False):
@@ -66,6 +180,10 @@ class MetaLearner(nn.Module):
         n = len(MODEL_PREFIX)
         return {k[n:]: v for k, v in meta.items() if k.startswith(MODEL_PREFIX)}
 
+    def consensus(self, meta: Params) -> Params:
+        """The meta-parameters a new task adapts from (``adapt``, ``predict``, evaluation): ``meta`` itself."""
+        return meta
+
     def initial_fast(self, meta: Params) -> Params:
         """Fast weights at the start of the inner loop: the model's parameters."""
         return self.model_parameters(meta)
@@ -78,34 +196,67 @@ class MetaLearner(nn.Module):
         """Prediction for one task's inputs ``x (N, ...)`` with fast weights ``fast``."""
         return functional_call(self.model, {**self.model_parameters(meta), **fast}, (x,))
 
-    # ------------------------------------------------------- one task's loop
+    def support_gradient(self, meta: Params, fast: Params, x: Tensor, y: Tensor) -> Params:
+        """The gradient the inner loop steps along, for one task: the exact gradient of the
+        support loss (``torch.func.grad``). Every path of the inner loop (per task, vectorised,
+        reference loop) calls this, so overriding it changes them all alike."""
+        return grad(self.support_loss, argnums=1)(meta, fast, x, y)
+
+    def share_gradients(self, grads: Params, depth: int) -> Params:
+        """Combine the inner gradients of a batch of tasks (leading task dimension) at inner step
+        ``depth``: each task keeps its own (TreeMAML averages within clusters)."""
+        return grads
+
+    def adapted_quantities(self, meta: Params, fast: Params) -> dict[str, Tensor]:
+        """Method-specific quantities of the adapted fast weights ``fast`` (leading task dimension),
+        each with a leading task dimension, e.g. Wormhole's adapted multiplier. None by default."""
+        return {}
+
+    def adapted_statistics(self, meta: Params, quantities: dict[str, Tensor], sign: Tensor | None) -> dict[str, float]:
+        """Summary numbers of :meth:`adapted_quantities` for one copy of ``meta`` (``sign (T,)``: each
+        task's side of the family). ``meta_train`` logs them in ``History.logged``; diagnostics report them."""
+        return {}
+
+    # ------------------------------------------------------------- the inner loop
     def support_loss(self, meta: Params, fast: Params, x: Tensor, y: Tensor) -> Tensor:
         return self.loss_fn(self.forward_fast(meta, fast, x), y)
 
     def step(self, meta: Params, fast: Params, grads: Params) -> Params:
-        """One inner update ``fast - rate * grad``."""
+        """One inner update ``fast - rate * grad`` of one task."""
         rates = self.inner_rates(meta)
         if self.first_order:
             grads = {k: g.detach() for k, g in grads.items()}
         return {k: v - rates[k] * grads[k] for k, v in fast.items()}
 
-    def adapt_task(self, meta: Params, x: Tensor, y: Tensor, steps: int) -> Params:
-        """Inner loop for one task (``x (K, ...)``, ``y (K, ...)``), written with ``torch.func.grad``."""
-        fast = self.initial_fast(meta)
-        for _ in range(steps):
-            fast = self.step(meta, fast, grad(self.support_loss, argnums=1)(meta, fast, x, y))
-        return fast
+    def initial_fast_batch(self, meta: Params, n_tasks: int) -> Params:
+        """:meth:`initial_fast` repeated for ``n_tasks`` tasks (leading task dimension)."""
+        return {k: v.expand(n_tasks, *v.shape) for k, v in self.initial_fast(meta).items()}
 
-    def batch_step(self, meta: Params, fast: Params, sx: Tensor, sy: Tensor, depth: int) -> Params:
-        """Inner step ``depth`` for a batch of tasks whose fast weights have a leading task dimension.
-        Each task steps on its own gradient (TreeMAML overrides this to share gradients)."""
-        def one(f, x, y):
-            return self.step(meta, f, grad(self.support_loss, argnums=1)(meta, f, x, y))
-        return vmap(one)(fast, sx, sy)
+    def inner_step(self, meta: Params, fast: Params, sx: Tensor, sy: Tensor, depth: int) -> Params:
+        """Inner step ``depth`` for a batch of tasks (fast weights with a leading task dimension), vectorised."""
+        grads = vmap(self.support_gradient, in_dims=(None, 0, 0, 0))(meta, fast, sx, sy)
+        grads = self.share_gradients(grads, depth)
+        return vmap(self.step, in_dims=(None, 0, 0))(meta, fast, grads)
 
     def adapt_tasks(self, meta: Params, sx: Tensor, sy: Tensor, steps: int) -> Params:
-        """Inner loop for a batch of tasks: fast weights with a leading task dimension."""
-        return vmap(partial(self.adapt_task, steps=steps), in_dims=(None, 0, 0))(meta, sx, sy)
+        """Inner loop for a batch of tasks, vectorised: fast weights with a leading task dimension."""
+        fast = self.initial_fast_batch(meta, sx.shape[0])
+        for depth in range(steps):
+            fast = self.inner_step(meta, fast, sx, sy, depth)
+        return fast
+
+    def adapt_tasks_loop(self, meta: Params, sx: Tensor, sy: Tensor, steps: int) -> list[Params]:
+        """Reference for :meth:`adapt_tasks`: a Python loop over tasks, one list entry per task."""
+        fasts = [self.initial_fast(meta) for _ in range(sx.shape[0])]
+        for depth in range(steps):
+            grads = tree_stack([self.support_gradient(meta, f, sx[i], sy[i]) for i, f in enumerate(fasts)])
+            grads = self.share_gradients(grads, depth)
+            fasts = [self.step(meta, f, {k: g[i] for k, g in grads.items()}) for i, f in enumerate(fasts)]
+        return fasts
+
+    def adapt_task(self, meta: Params, x: Tensor, y: Tensor, steps: int) -> Params:
+        """Inner loop for one task (``x (K, ...)``, ``y (K, ...)``): the batch loop on a batch of one."""
+        return {k: v[0] for k, v in self.adapt_tasks(meta, x[None], y[None], steps).items()}
 
     # ------------------------------------------------------------ batch level
     def _query_metrics(self, meta: Params, fast: Params, qx: Tensor, qy: Tensor) -> tuple[Tensor, Tensor]:
@@ -114,38 +265,24 @@ class MetaLearner(nn.Module):
         return self.loss_fn(pred, qy), acc
 
     def task_losses(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor,
-                    steps: int | None = None) -> tuple[Tensor, dict]:
-        """Query loss of each task after adaptation, vectorised over tasks.
+                    steps: int | None = None, vectorize: bool = True) -> tuple[Tensor, dict]:
+        """Query loss of each task after adaptation.
 
         Shapes: ``sx (T, K, ...)``, ``sy (T, K, ...)``, ``qx (T, Q, ...)``, ``qy (T, Q, ...)``.
-        Returns ``losses (T,)`` and extras: ``accuracy (T,)`` (NaN for regression)
-        and ``fast``, the adapted fast weights with a leading task dimension.
+        ``vectorize=True`` runs the inner loop with ``vmap`` over tasks; ``vectorize=False`` runs the
+        reference loop over tasks (slow; for tests and the benchmark). Both give the same numbers.
+        Returns ``losses (T,)`` and extras: ``accuracy (T,)`` (NaN for regression), ``fast``, the
+        adapted fast weights, and ``adapted``, the :meth:`adapted_quantities` (leading task dimension).
         """
         steps = self.steps if steps is None else steps
-        fast = self.adapt_tasks(meta, sx, sy, steps)
-        loss, acc = vmap(self._query_metrics, in_dims=(None, 0, 0, 0))(meta, fast, qx, qy)
-        return loss, {"accuracy": acc, "fast": fast}
-
-    def task_losses_loop(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor,
-                         steps: int | None = None) -> tuple[Tensor, dict]:
-        """Reference implementation of :meth:`task_losses`: a Python loop over tasks with
-        ``torch.autograd.grad``. Slow; kept for tests and the benchmark."""
-        steps = self.steps if steps is None else steps
-        out_loss, out_acc = [], []
-        with torch.enable_grad():
-            for i in range(sx.shape[0]):
-                fast = self.initial_fast(meta)
-                fast = {k: v if v.requires_grad else v.detach().requires_grad_() for k, v in fast.items()}
-                for _ in range(steps):
-                    inner = self.support_loss(meta, fast, sx[i], sy[i])
-                    gs = torch.autograd.grad(inner, list(fast.values()), create_graph=not self.first_order,
-                                             allow_unused=True)
-                    gs = {k: torch.zeros_like(v) if g is None else g for (k, v), g in zip(fast.items(), gs)}
-                    fast = self.step(meta, fast, gs)
-                loss, acc = self._query_metrics(meta, fast, qx[i], qy[i])
-                out_loss.append(loss)
-                out_acc.append(acc)
-        return torch.stack(out_loss), {"accuracy": torch.stack(out_acc)}
+        if vectorize:
+            fast = self.adapt_tasks(meta, sx, sy, steps)
+            loss, acc = vmap(self._query_metrics, in_dims=(None, 0, 0, 0))(meta, fast, qx, qy)
+        else:
+            fasts = self.adapt_tasks_loop(meta, sx, sy, steps)
+            loss, acc = tree_stack([self._query_metrics(meta, f, qx[i], qy[i]) for i, f in enumerate(fasts)])
+            fast = tree_stack(fasts)
+        return loss, {"accuracy": acc, "fast": fast, "adapted": self.adapted_quantities(meta, fast)}
 
     def losses_along_inner_loop(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor,
                                 steps: tuple[int, ...]) -> tuple[Tensor, Tensor]:
@@ -154,31 +291,32 @@ class MetaLearner(nn.Module):
         One pass of ``max(steps)`` inner steps, recording on the way. Returns two
         ``(T, len(steps))`` tensors. Used for evaluation, so no meta-gradient is kept.
         """
-        meta = {k: v.detach() for k, v in meta.items()}
-        fast = {k: v.expand(sx.shape[0], *v.shape) for k, v in self.initial_fast(meta).items()}
+        meta = {k: v.detach() for k, v in self.consensus(meta).items()}
+        fast = self.initial_fast_batch(meta, sx.shape[0])
         metrics = vmap(self._query_metrics, in_dims=(None, 0, 0, 0))
         record_l, record_a = {}, {}
         for s in range(max(steps) + 1):
             if s in steps:
                 record_l[s], record_a[s] = metrics(meta, fast, qx, qy)
             if s < max(steps):
-                fast = self.batch_step(meta, fast, sx, sy, s)
+                fast = self.inner_step(meta, fast, sx, sy, s)
         return (torch.stack([record_l[s] for s in steps], 1).detach(),
                 torch.stack([record_a[s] for s in steps], 1).detach())
 
     # ------------------------------------------------- meta-gradients for training
     def objective(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor, total_tasks: int):
         """Sum of these tasks' query losses divided by ``total_tasks`` (the global meta-batch, which
-        differs from ``T`` when processes share a meta-batch), with aux ``(loss, accuracy, adapted w)``."""
+        differs from ``T`` when processes share a meta-batch), with aux ``(loss, accuracy, adapted)``:
+        ``adapted`` holds the :meth:`adapted_quantities`."""
         losses, extras = self.task_losses(meta, sx, sy, qx, qy)
-        w = extras.get("fast", {}).get("wormhole", losses.new_zeros(losses.shape[0], 0))
         loss = losses.sum() / total_tasks
-        return loss, (loss.detach(), extras["accuracy"].sum().detach() / total_tasks, w.detach())
+        adapted = tree_map(Tensor.detach, extras["adapted"])
+        return loss, (loss.detach(), extras["accuracy"].sum().detach() / total_tasks, adapted)
 
     def meta_gradients(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor, total_tasks: int,
                        noise_seeds=None):
         """Meta-gradients of S stacked copies of the meta-parameters (leading dimension S), each on
-        its own tasks (``sx (S, T, ...)``). Returns ``(grads, (loss (S,), accuracy (S,), adapted w))``.
+        its own tasks (``sx (S, T, ...)``). Returns ``(grads, (loss (S,), accuracy (S,), adapted))``.
 
         The default differentiates :meth:`objective` with ``torch.func.grad`` under ``vmap`` over
         the copies. Methods whose inner loop leaves torch (clustering) or whose meta-gradient is
@@ -186,24 +324,27 @@ class MetaLearner(nn.Module):
         """
         return vmap(grad(partial(self.objective, total_tasks=total_tasks), has_aux=True))(meta, sx, sy, qx, qy)
 
+    def meta_gradients_per_copy(self, gradient, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor):
+        """:meth:`meta_gradients` one copy at a time: ``gradient(i, meta_i, sx_i, sy_i, qx_i, qy_i)`` returns
+        ``(grads, aux)`` of copy ``i``; the results are stacked over copies."""
+        outs = [gradient(i, {k: v[i].detach() for k, v in meta.items()}, sx[i], sy[i], qx[i], qy[i])
+                for i in range(sx.shape[0])]
+        return tree_stack([o[0] for o in outs]), tree_stack([o[1] for o in outs])
+
     def meta_gradients_autograd(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor,
                                 total_tasks: int):
         """:meth:`meta_gradients` with plain autograd, one copy at a time (for inner loops that
         ``torch.func`` cannot trace)."""
-        grads, aux = [], []
-        for i in range(sx.shape[0]):
-            m = {k: v[i].detach().requires_grad_() for k, v in meta.items()}
-            loss, a = self.objective(m, sx[i], sy[i], qx[i], qy[i], total_tasks)
+        def gradient(i, m, *tensors):
+            m = {k: v.requires_grad_() for k, v in m.items()}
+            loss, aux = self.objective(m, *tensors, total_tasks)
             g = torch.autograd.grad(loss, list(m.values()), allow_unused=True)
-            grads.append({k: torch.zeros_like(v) if gi is None else gi for (k, v), gi in zip(m.items(), g)})
-            aux.append(a)
-        stacked = {k: torch.stack([g[k] for g in grads]) for k in meta}
-        return stacked, tuple(torch.stack([a[j] for a in aux]) for j in range(3))
+            return {k: torch.zeros_like(v) if gi is None else gi for (k, v), gi in zip(m.items(), g)}, aux
+
+        return self.meta_gradients_per_copy(gradient, meta, sx, sy, qx, qy)
 
     def outer_optimizer(self, meta_lr: float):
-        """The optimiser ``meta_train`` uses for this method's meta-parameters (Adam)."""
-        from ..training import Adam
-
+        """The optimiser ``meta_train`` uses for this method's meta-parameters (:class:`wormhole.optim.Adam`)."""
         return Adam(meta_lr)
 
     def post_update(self, meta: Params) -> Params:
@@ -224,12 +365,12 @@ class MetaLearner(nn.Module):
     def reset_method_parameters(self) -> None:
         """Reset the meta-parameters a method adds beyond the model's (none for MAML)."""
 
-    def check_batch(self, batch, meta: Params | None = None) -> None:
+    def check_batch(self, batch) -> None:
         """Raise ``ValueError`` if the model's output does not fit the tasks' targets."""
         key = (tuple(batch.support_x.shape[2:]), tuple(batch.support_y.shape[2:]), batch.support_y.dtype)
         if key in self._checked_shapes:
             return
-        meta = self.meta_parameters() if meta is None else meta
+        meta = self.consensus(self.meta_parameters())
         x, y = batch.support_x[0], batch.support_y[0]
         try:
             with torch.no_grad():
@@ -254,23 +395,26 @@ class MetaLearner(nn.Module):
         differentiable w.r.t. ``self.parameters()``). ``vectorize=False`` runs the
         per-task reference loop instead; both give the same numbers."""
         self.check_batch(batch)
-        fn = self.task_losses if vectorize else self.task_losses_loop
-        return fn(self.meta_parameters(), *batch.tensors(), steps=steps)[0].mean()
+        return self.task_losses(self.meta_parameters(), *batch.tensors(), steps=steps, vectorize=vectorize)[0].mean()
 
     def adapt(self, support_x: Tensor, support_y: Tensor, steps: int | None = None) -> Params:
         """Fast weights after the inner loop on one task (``support_x (K, ...)``)."""
         steps = self.steps if steps is None else _checks.count("steps", steps, minimum=0)
-        return self.adapt_task(self.meta_parameters(), support_x, support_y, steps)
+        return self.adapt_task(self.consensus(self.meta_parameters()), support_x, support_y, steps)
 
     def predict(self, params: Params, x: Tensor) -> Tensor:
         """Prediction on ``x (N, ...)`` with fast weights ``params`` (from :meth:`adapt`)."""
-        return self.forward_fast(self.meta_parameters(), params, x)
+        return self.forward_fast(self.consensus(self.meta_parameters()), params, x)
 
     def describe(self) -> dict:
-        """The hyper-parameters that define this learner (saved with checkpoints and metrics)."""
-        return {"method": type(self).__name__, "loss": self.loss_name, "inner_lr": self.inner_lr,
-                "steps": self.steps, "first_order": self.first_order,
-                "model": type(self.model).__name__}
+        """What defines this learner, saved with checkpoints and metrics: the method, every
+        constructor argument (recorded automatically) and the model's class and sizes."""
+        args = {k: _plain(v) for k, v in self.__dict__.get("_arguments", {}).items()}
+        args["loss"] = self.loss_name
+        return {"method": type(self).__name__, **args, "model": describe_model(self.model)}
+
+
+MetaLearner.__init__ = _recording(MetaLearner.__init__)
 
 
 def _device_of(params: Params) -> torch.device:

@@ -5,8 +5,8 @@ iteration every agent takes a local meta-step on its own tasks (adapt), then rep
 parameters by a weighted average of its neighbours' (combine): ``θ_k ← Σ_l A[l, k] θ_l``
 with a doubly stochastic combination matrix ``A``.
 
-This class simulates the agents in one process (vectorised over agents, for notebooks);
-:func:`wormhole.distributed.train_dif_maml` runs them as separate processes.
+:class:`DifMAML` simulates the agents in one process (vectorised over agents, for notebooks);
+:class:`DifMAMLAgent` runs them as separate processes under ``torchrun``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import torch
 from torch import Tensor, nn
 from torch.func import vmap
 
-from .. import _checks
-from .base import MetaLearner, Params
+from .. import _checks, distributed
+from .base import MetaLearner, Params, flat_name, tree_map, tree_stack
 
 GRAPHS = ("ring", "full")
 AGENT_PREFIX = "agents."
@@ -47,25 +47,31 @@ def combination_matrix(graph, agents: int) -> Tensor:
     return a
 
 
-def _key(name: str) -> str:
-    return name.replace(".", "__")
-
-
 class DifMAML(MetaLearner):
     """MAML on K simulated agents that combine their parameters over a graph after every step.
+
+    Args:
+        model: the network each agent holds a copy of.
+        agents: the number of agents K.
+        graph: ``"ring"``, ``"full"`` or a ``(K, K)`` doubly stochastic combination matrix.
+        **kwargs: as for :class:`~wormhole.learners.base.MetaLearner`.
 
     Meta-parameters: ``agents.<parameter>`` with a leading agent dimension ``K``. The
     meta-batch is split into K equal shares, one per agent. Adaptation and evaluation use the
     agents' average (the consensus).
+
+    Example:
+        >>> learner = DifMAML(MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4, agents=4, graph="ring")
+
+    References:
+        Kayaalp, Vlaski & Sayed (2022), *Dif-MAML: Decentralized Multi-Agent Meta-Learning*.
     """
 
-    def __init__(self, model, loss="mse", inner_lr: float = 0.01, steps: int = 1, first_order: bool = False,
-                 agents: int = 4, graph="ring"):
-        super().__init__(model, loss, inner_lr, steps, first_order)
+    def __init__(self, model: nn.Module, *, agents: int = 4, graph="ring", **kwargs):
+        super().__init__(model, **kwargs)
         self.n_agents = _checks.count("agents", agents, minimum=1)
-        self.graph = graph if isinstance(graph, str) else "matrix"
         self.register_buffer("combination", combination_matrix(graph, agents))
-        self.agents = nn.ParameterDict({_key(n): nn.Parameter(p.detach().unsqueeze(0).repeat(agents, *[1] * p.dim()))
+        self.agents = nn.ParameterDict({flat_name(n): nn.Parameter(p.detach().unsqueeze(0).repeat(agents, *[1] * p.dim()))
                                         for n, p in model.named_parameters()})
         for p in self.model.parameters():  # the agents' copies are the meta-parameters
             p.requires_grad_(False)
@@ -74,7 +80,7 @@ class DifMAML(MetaLearner):
         return {k: v for k, v in self.named_parameters() if k.startswith(AGENT_PREFIX)}
 
     def model_parameters(self, meta: Params) -> Params:
-        names = {_key(n): n for n, _ in self.model.named_parameters()}
+        names = {flat_name(n): n for n, _ in self.model.named_parameters()}
         n = len(AGENT_PREFIX)
         return {names[k[n:]]: v for k, v in meta.items() if k.startswith(AGENT_PREFIX)}
 
@@ -85,42 +91,25 @@ class DifMAML(MetaLearner):
     def reset_method_parameters(self) -> None:
         with torch.no_grad():
             for n, p in self.model.named_parameters():
-                self.agents[_key(n)].copy_(p.unsqueeze(0).expand_as(self.agents[_key(n)]))
+                self.agents[flat_name(n)].copy_(p.unsqueeze(0).expand_as(self.agents[flat_name(n)]))
 
-    def task_losses(self, meta, sx, sy, qx, qy, steps=None):
+    def task_losses(self, meta, sx, sy, qx, qy, steps=None, vectorize=True):
+        """Each agent adapts from its own parameters on its share of the tasks (the meta-batch
+        split into K equal parts, in order); a batch that does not split uses the consensus."""
         t, k = sx.shape[0], self.n_agents
         if t % k:
-            # not a meta-batch of the agents (e.g. one task for diagnostics): use the consensus
-            return super().task_losses(self.consensus(meta), sx, sy, qx, qy, steps)
+            return super().task_losses(self.consensus(meta), sx, sy, qx, qy, steps, vectorize)
+        shares = [x.reshape(k, t // k, *x.shape[1:]) for x in (sx, sy, qx, qy)]
 
-        def share(x):
-            return x.reshape(k, t // k, *x.shape[1:])
+        def agent(m, *tensors):
+            return MetaLearner.task_losses(self, m, *tensors, steps, vectorize)
 
-        losses, extras = vmap(lambda m, a, b, c, d: MetaLearner.task_losses(self, m, a, b, c, d, steps))(
-            meta, share(sx), share(sy), share(qx), share(qy))
-        return losses.reshape(t), {"accuracy": extras["accuracy"].reshape(t)}
-
-    def task_losses_loop(self, meta, sx, sy, qx, qy, steps=None):
-        t, k = sx.shape[0], self.n_agents
-        if t % k:
-            return super().task_losses_loop(self.consensus(meta), sx, sy, qx, qy, steps)
-        out = [super(DifMAML, self).task_losses_loop({n: v[a] for n, v in meta.items()},
-                                                     *(x[a * t // k:(a + 1) * t // k] for x in (sx, sy, qx, qy)), steps)
-               for a in range(k)]
-        return torch.cat([o[0] for o in out]), {"accuracy": torch.cat([o[1]["accuracy"] for o in out])}
-
-    def losses_along_inner_loop(self, meta, sx, sy, qx, qy, steps):
-        return super().losses_along_inner_loop(self.consensus(meta), sx, sy, qx, qy, steps)
-
-    def check_batch(self, batch) -> None:
-        super().check_batch(batch, meta=self.consensus(self.meta_parameters()))
-
-    def adapt(self, support_x, support_y, steps=None):
-        steps = self.steps if steps is None else _checks.count("steps", steps, minimum=0)
-        return self.adapt_task(self.consensus(self.meta_parameters()), support_x, support_y, steps)
-
-    def predict(self, params, x):
-        return self.forward_fast(self.consensus(self.meta_parameters()), params, x)
+        if vectorize:
+            losses, extras = vmap(agent)(meta, *shares)
+        else:
+            losses, extras = tree_stack([agent({n: v[a] for n, v in meta.items()}, *(s[a] for s in shares))
+                                         for a in range(k)])
+        return tree_map(lambda v: v.reshape(t, *v.shape[2:]), (losses, extras))
 
     def post_update(self, meta: Params) -> Params:
         """Combine: every agent takes the ``A``-weighted average of its neighbours (seeds stacked first)."""
@@ -133,9 +122,6 @@ class DifMAML(MetaLearner):
         flat = torch.cat([v.detach().reshape(v.shape[0], -1) for v in meta.values()], 1)
         return float((flat - flat.mean(0)).norm(dim=1).mean())
 
-    def describe(self) -> dict:
-        return {**super().describe(), "agents": self.n_agents, "graph": self.graph}
-
 
 class DifMAMLAgent(MetaLearner):
     """One Dif-MAML agent per process (run under ``torchrun``; the rank is the agent).
@@ -145,24 +131,23 @@ class DifMAMLAgent(MetaLearner):
     combine step then all-gathers the agents' parameters and averages them with the
     column of the combination matrix that belongs to this rank. With the same seed the
     agents match :class:`DifMAML`'s simulated agents.
+
+    Args:
+        model: the network.
+        graph: as for :class:`DifMAML`; the number of agents is the number of processes.
+        **kwargs: as for :class:`~wormhole.learners.base.MetaLearner`.
     """
 
     all_reduce_gradients = False
 
-    def __init__(self, model, loss="mse", inner_lr: float = 0.01, steps: int = 1, first_order: bool = False,
-                 graph="ring"):
-        super().__init__(model, loss, inner_lr, steps, first_order)
-        self.graph_spec = graph
+    def __init__(self, model: nn.Module, *, graph="ring", **kwargs):
+        super().__init__(model, **kwargs)
+        self.graph = graph
 
     def post_update(self, meta: Params) -> Params:
-        from .. import distributed
-
-        a = combination_matrix(self.graph_spec, distributed.world_size())[:, distributed.rank()]
+        a = combination_matrix(self.graph, distributed.world_size())[:, distributed.rank()]
         out = {}
         for k, v in meta.items():
             everyone = distributed.all_gather_stack(v)  # (agents, S, ...)
             out[k] = torch.einsum("l,ls...->s...", a.to(v.dtype).to(v.device), everyone)
         return out
-
-    def describe(self) -> dict:
-        return {**super().describe(), "graph": self.graph_spec if isinstance(self.graph_spec, str) else "matrix"}

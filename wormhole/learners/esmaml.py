@@ -8,13 +8,13 @@ Gaussian perturbations,
 so no second (or even first) derivative of the outer objective is taken. The inner loop is
 MAML's gradient step (``inner="gradient"``), or a zero-order step (``inner="es"``) whose
 support gradient is itself a finite-difference estimate along ``inner_samples`` fixed random
-directions.
+directions (drawn once from ``inner_seed``).
 """
 
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.func import vmap
 
 from .. import _checks
@@ -26,16 +26,26 @@ class ESMAML(MAML):
     """MAML with an evolution-strategies meta-gradient.
 
     Args:
+        model: the network.
         n_samples: antithetic pairs per meta-gradient estimate (>= 2).
         sigma: perturbation scale (> 0).
         inner: ``"gradient"`` (MAML's inner step) or ``"es"`` (zero-order inner step).
-        inner_samples: directions of the zero-order inner step.
-        model, loss, inner_lr, steps: as for :class:`~wormhole.MAML`.
+        inner_samples: directions of the zero-order inner step (>= 2).
+        inner_seed: seed of those directions.
+        **kwargs: ``loss``, ``inner_lr``, ``steps`` as for :class:`~wormhole.learners.base.MetaLearner`;
+            the meta-gradient is first-order by construction.
+
+    Example:
+        >>> learner = ESMAML(MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4, n_samples=16)
+
+    References:
+        Song, Gao, Yang, Choromanski, Pacchiano & Tang (2020), *ES-MAML: Simple Hessian-Free
+        Meta Learning*.
     """
 
-    def __init__(self, model, loss="mse", inner_lr: float = 0.01, steps: int = 1, n_samples: int = 32,
-                 sigma: float = 0.01, inner: str = "gradient", inner_samples: int = 16, inner_seed: int = 0):
-        super().__init__(model, loss, inner_lr, steps, first_order=True)
+    def __init__(self, model: nn.Module, *, n_samples: int = 32, sigma: float = 0.01, inner: str = "gradient",
+                 inner_samples: int = 16, inner_seed: int = 0, **kwargs):
+        super().__init__(model, first_order=True, **kwargs)
         self.n_samples = _checks.count("n_samples", n_samples, minimum=2)
         self.sigma = _checks.positive("sigma", sigma)
         self.inner = _checks.choice("inner", inner, ("gradient", "es"))
@@ -44,18 +54,10 @@ class ESMAML(MAML):
         self._directions = {k: torch.randn(self.inner_samples, *p.shape, generator=gen)
                             for k, p in model.named_parameters()}
 
-    def adapt_task(self, meta: Params, x: Tensor, y: Tensor, steps: int) -> Params:
+    def support_gradient(self, meta: Params, fast: Params, x: Tensor, y: Tensor) -> Params:
         if self.inner == "gradient":
-            return super().adapt_task(meta, x, y, steps)
-        fast = self.initial_fast(meta)
-        for _ in range(steps):
-            fast = self.step(meta, fast, self.zero_order_gradient(meta, fast, x, y))
-        return fast
-
-    def batch_step(self, meta, fast, sx, sy, depth):
-        if self.inner == "gradient":
-            return super().batch_step(meta, fast, sx, sy, depth)
-        return vmap(lambda f, x, y: self.step(meta, f, self.zero_order_gradient(meta, f, x, y)))(fast, sx, sy)
+            return super().support_gradient(meta, fast, x, y)
+        return self.zero_order_gradient(meta, fast, x, y)
 
     def zero_order_gradient(self, meta: Params, fast: Params, x: Tensor, y: Tensor) -> Params:
         """Antithetic finite differences of the support loss along the fixed random directions."""
@@ -89,15 +91,10 @@ class ESMAML(MAML):
 
     def meta_gradients(self, meta, sx, sy, qx, qy, total_tasks, noise_seeds=None):
         seeds = noise_seeds or [0] * sx.shape[0]
-        grads, aux = [], []
-        for i in range(sx.shape[0]):
-            m = {k: v[i].detach() for k, v in meta.items()}
-            gen = torch.Generator().manual_seed(int(seeds[i]))
-            grads.append(self.es_gradient(m, sx[i], sy[i], qx[i], qy[i], total_tasks, gen))
-            with torch.no_grad():
-                aux.append(self.objective(m, sx[i], sy[i], qx[i], qy[i], total_tasks)[1])
-        return ({k: torch.stack([g[k] for g in grads]) for k in meta},
-                tuple(torch.stack([a[j] for a in aux]) for j in range(3)))
 
-    def describe(self) -> dict:
-        return {**super().describe(), "n_samples": self.n_samples, "sigma": self.sigma, "inner": self.inner}
+        def gradient(i, m, *tensors):
+            g = self.es_gradient(m, *tensors, total_tasks, torch.Generator().manual_seed(int(seeds[i])))
+            with torch.no_grad():
+                return g, self.objective(m, *tensors, total_tasks)[1]
+
+        return self.meta_gradients_per_copy(gradient, meta, sx, sy, qx, qy)

@@ -16,8 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from scipy.cluster.hierarchy import fcluster, linkage
-from torch import Tensor
-from torch.func import grad, vmap
+from torch import Tensor, nn
 
 from .. import _checks
 from .base import Params
@@ -43,14 +42,21 @@ class TreeMAML(MAML):
     """MAML whose inner step averages gradients within hierarchical clusters of the meta-batch.
 
     Args:
+        model: the network.
         branching: clusters multiply by this factor per inner step (2: two clusters at the first
             step, four at the second, ...).
-        model, loss, inner_lr, steps, first_order: as for :class:`~wormhole.MAML`.
+        **kwargs: as for :class:`~wormhole.learners.base.MetaLearner`.
+
+    Example:
+        >>> learner = TreeMAML(MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4, steps=2)
+
+    References:
+        Nieradzik, Kastner & Adams (2021), *TreeMAML: Model-Agnostic Meta-Learning with a
+        Hierarchical Task Structure*.
     """
 
-    def __init__(self, model, loss="mse", inner_lr: float = 0.01, steps: int = 1, first_order: bool = False,
-                 branching: int = 2):
-        super().__init__(model, loss, inner_lr, steps, first_order)
+    def __init__(self, model: nn.Module, *, branching: int = 2, **kwargs):
+        super().__init__(model, **kwargs)
         self.branching = _checks.count("branching", branching, minimum=2)
 
     def clusters(self, grads: Params, depth: int) -> tuple[np.ndarray, Tensor]:
@@ -62,41 +68,12 @@ class TreeMAML(MAML):
         labels, avg = cluster_average_matrix(flat, self.branching ** (depth + 1))
         return labels, torch.as_tensor(avg, dtype=ref.dtype, device=ref.device)
 
-    def batch_step(self, meta: Params, fast: Params, sx: Tensor, sy: Tensor, depth: int) -> Params:
-        grads = vmap(grad(self.support_loss, argnums=1), in_dims=(None, 0, 0, 0))(meta, fast, sx, sy)
+    def share_gradients(self, grads: Params, depth: int) -> Params:
+        """Each task's gradient becomes its cluster's mean."""
+        if next(iter(grads.values())).shape[0] == 1:
+            return grads
         _, avg = self.clusters(grads, depth)
-        shared = {k: torch.einsum("ts,s...->t...", avg, g) for k, g in grads.items()}
-        return vmap(self.step, in_dims=(None, 0, 0))(meta, fast, shared)
-
-    def adapt_tasks(self, meta: Params, sx: Tensor, sy: Tensor, steps: int) -> Params:
-        fast = {k: v.expand(sx.shape[0], *v.shape) for k, v in self.initial_fast(meta).items()}
-        for depth in range(steps):
-            fast = self.batch_step(meta, fast, sx, sy, depth)
-        return fast
-
-    def task_losses_loop(self, meta, sx, sy, qx, qy, steps=None):
-        """Reference: per-task support gradients from ``torch.autograd.grad`` in a loop, then the
-        same cluster averaging."""
-        steps = self.steps if steps is None else steps
-        t = sx.shape[0]
-        with torch.enable_grad():
-            fasts = [{k: v if v.requires_grad else v.detach().requires_grad_() for k, v in self.initial_fast(meta).items()}
-                     for _ in range(t)]
-            for depth in range(steps):
-                per_task = []
-                for i in range(t):
-                    inner = self.support_loss(meta, fasts[i], sx[i], sy[i])
-                    per_task.append(dict(zip(fasts[i], torch.autograd.grad(inner, list(fasts[i].values()),
-                                                                            create_graph=not self.first_order))))
-                grads = {k: torch.stack([g[k] for g in per_task]) for k in per_task[0]}
-                _, avg = self.clusters(grads, depth)
-                shared = {k: torch.einsum("ts,s...->t...", avg, g) for k, g in grads.items()}
-                fasts = [self.step(meta, fasts[i], {k: v[i] for k, v in shared.items()}) for i in range(t)]
-            out = [self._query_metrics(meta, fasts[i], qx[i], qy[i]) for i in range(t)]
-        return torch.stack([o[0] for o in out]), {"accuracy": torch.stack([o[1] for o in out])}
+        return {k: torch.einsum("ts,s...->t...", avg, g) for k, g in grads.items()}
 
     def meta_gradients(self, meta, sx, sy, qx, qy, total_tasks, noise_seeds=None):
         return self.meta_gradients_autograd(meta, sx, sy, qx, qy, total_tasks)
-
-    def describe(self) -> dict:
-        return {**super().describe(), "branching": self.branching}

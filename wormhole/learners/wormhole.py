@@ -24,11 +24,34 @@ PLACEMENTS = ("output", "parameters")
 GRANULARITIES = ("scalar", "layer", "unit")
 
 
+def flip_statistics(w0: Tensor, adapted_w: Tensor, sign: Tensor | None) -> dict[str, float]:
+    """Sign-change statistics of adapted multipliers ``adapted_w (T, ...)`` relative to ``w0``.
+
+    ``flip_fraction*``: how often the inner loop sends w through 0 (overall, on flipped
+    tasks with ``sign`` −1, on the others). ``w_sign_task_agreement``: the absolute value of the mean of sign(w')·sign,
+    1 when the sign of the adapted w tells the two sides of the family apart, which is
+    the meaningful measure when w₀ itself sits near 0.
+    """
+    flipped = (torch.sign(adapted_w) != torch.sign(w0)).float().reshape(adapted_w.shape[0], -1).mean(1)
+    out = {"w0_mean": float(w0.float().mean()), "adapted_w_mean": float(adapted_w.float().mean()),
+           "adapted_w_std": float(adapted_w.float().std()) if adapted_w.numel() > 1 else 0.0,
+           "flip_fraction": float(flipped.mean())}
+    if sign is not None:
+        sign = sign.to(flipped.device)
+        # +1 / −1: the sign of the adapted w encodes the task's side perfectly; 0: unrelated
+        w_sign = torch.sign(adapted_w.float().reshape(adapted_w.shape[0], -1).mean(1))
+        both_sides = bool((sign > 0).any() and (sign < 0).any())
+        out["w_sign_task_agreement"] = abs(float((w_sign * sign).mean())) if both_sides else float("nan")
+        for name, mask in (("flipped_tasks", sign < 0), ("unflipped_tasks", sign > 0)):
+            out[f"flip_fraction_{name}"] = float(flipped[mask].mean()) if mask.any() else float("nan")
+    return out
+
+
 class Wormhole(MetaLearner):
     """Wormhole MAML.
 
     Args:
-        model, loss, inner_lr, steps, first_order: as for :class:`~wormhole.MAML`.
+        model: the network f.
         wormhole_lr: inner rate α_w of the multiplier (>= 0; ``None`` means ``inner_lr``;
             0 freezes the multiplier at w₀ inside the inner loop).
         wormhole_init: initial value of the meta-learned w₀.
@@ -37,17 +60,29 @@ class Wormhole(MetaLearner):
             ``layer_scales`` and define ``n_layers``) or ``"unit"`` (one per output unit:
             the model must define ``out_features``). ``"layer"`` and ``"unit"`` need
             ``placement="output"``.
-        learn_wormhole_lr: meta-learn α_w (stored as its logarithm, so it stays positive).
+        learn_wormhole_lr: meta-learn α_w (stored as its logarithm, so it stays positive);
+            :attr:`effective_wormhole_lr` gives its current value.
+        **kwargs: ``loss``, ``inner_lr``, ``steps``, ``first_order`` as for
+            :class:`~wormhole.learners.base.MetaLearner`.
 
     Meta-parameters: the model's, ``wormhole_init`` (shape ``()``, ``(n_layers,)`` or
     ``(out_features,)``) and, if learned, ``log_wormhole_lr``. The adapted multiplier
-    sits under the fast-weight key ``"wormhole"``.
+    sits under the fast-weight key ``"wormhole"``; :meth:`adapted_quantities` reports it as
+    ``adapted_w``, and :meth:`adapted_statistics` its sign flips (:func:`flip_statistics`)
+    and the effective α_w (``wormhole_lr``).
+
+    Example:
+        >>> learner = Wormhole(MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4, wormhole_init=0.1)
+
+    References:
+        Chang, Gao & Lou (2022), *Wormhole MAML: Meta-Learning in Glued Parameter Space*
+        (arXiv 2212.14094); this update rule is the project's reconstruction.
     """
 
-    def __init__(self, model: nn.Module, loss="mse", inner_lr: float = 0.01, steps: int = 1,
-                 first_order: bool = False, wormhole_lr: float | None = None, wormhole_init: float = 1.0,
-                 placement: str = "output", granularity: str = "scalar", learn_wormhole_lr: bool = False):
-        super().__init__(model, loss, inner_lr, steps, first_order)
+    def __init__(self, model: nn.Module, *, wormhole_lr: float | None = None, wormhole_init: float = 1.0,
+                 placement: str = "output", granularity: str = "scalar", learn_wormhole_lr: bool = False,
+                 **kwargs):
+        super().__init__(model, **kwargs)
         self.placement = _checks.choice("placement", placement, PLACEMENTS)
         self.granularity = _checks.choice("granularity", granularity, GRANULARITIES)
         if placement == "parameters" and granularity != "scalar":
@@ -66,6 +101,15 @@ class Wormhole(MetaLearner):
             self.log_wormhole_lr = nn.Parameter(torch.tensor(math.log(rate)))
         self.wormhole_lr = rate
         self._wormhole_init_value = init
+
+    @property
+    def effective_wormhole_lr(self) -> float:
+        """The inner rate α_w the multiplier steps with now: the meta-learned value when
+        ``learn_wormhole_lr=True``, else the fixed ``wormhole_lr``."""
+        return float(self._wormhole_rate(self.meta_parameters()))
+
+    def _wormhole_rate(self, meta: Params) -> float | Tensor:
+        return meta["log_wormhole_lr"].exp() if self.learn_wormhole_lr else self.wormhole_lr
 
     def reset_method_parameters(self) -> None:
         with torch.no_grad():
@@ -88,7 +132,7 @@ class Wormhole(MetaLearner):
 
     def inner_rates(self, meta: Params) -> dict[str, float | Tensor]:
         rates = {k: self.inner_lr for k in self.model_parameters(meta)}
-        rates[WORMHOLE_KEY] = meta["log_wormhole_lr"].exp() if self.learn_wormhole_lr else self.wormhole_lr
+        rates[WORMHOLE_KEY] = self._wormhole_rate(meta)
         return rates
 
     def forward_fast(self, meta: Params, fast: Params, x: Tensor) -> Tensor:
@@ -101,7 +145,12 @@ class Wormhole(MetaLearner):
             return functional_call(self.model, theta, (x,), {"layer_scales": w})
         return w * functional_call(self.model, theta, (x,))  # scalar, or per unit along the last dim
 
+    def adapted_quantities(self, meta: Params, fast: Params) -> dict[str, Tensor]:
+        return {"adapted_w": fast[WORMHOLE_KEY]}
+
+    def adapted_statistics(self, meta: Params, quantities: dict[str, Tensor], sign: Tensor | None) -> dict[str, float]:
+        return {**flip_statistics(meta["wormhole_init"], quantities["adapted_w"], sign),
+                "wormhole_lr": float(self._wormhole_rate(meta))}
+
     def describe(self) -> dict:
-        return {**super().describe(), "wormhole_lr": self.wormhole_lr, "placement": self.placement,
-                "granularity": self.granularity, "learn_wormhole_lr": self.learn_wormhole_lr,
-                "n_multipliers": self.wormhole_init.numel()}
+        return {**super().describe(), "n_multipliers": self.wormhole_init.numel()}

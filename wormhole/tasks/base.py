@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-
+import warnings
 from typing import NamedTuple
 
 import torch
@@ -64,13 +64,34 @@ class TaskBatch(NamedTuple):
 
 
 class TaskFamily(abc.ABC):
-    """A distribution over tasks. Subclasses implement :meth:`_sample`.
+    """A distribution over tasks.
 
     Attributes every family sets: ``loss`` (the loss name its learners use),
     ``shots``, ``queries``, and ``flip`` (whether both signs occur).
+
+    **Writing a family.** Subclass, call ``super().__init__(shots, queries, flip)``, and implement
+    :meth:`sample_tasks`, which draws everything from the ``generator`` it is given and
+    returns a :class:`TaskBatch` whose ``sign`` says which side of the family's symmetry each
+    task sits on; :meth:`signs` draws those signs (all +1 when ``flip=False``). Override
+    :meth:`describe` to add the family's own settings. Users call :meth:`sample`, which checks
+    the count, supplies a generator if none is given and validates the batch::
+
+        class Line(TaskFamily):
+            def sample_tasks(self, n_tasks, generator):
+                sign = self.signs(n_tasks, generator)
+                x = torch.rand(n_tasks, self.shots + self.queries, 1, generator=generator)
+                y = sign.view(-1, 1, 1) * x
+                k = self.shots
+                return TaskBatch(x[:, :k], y[:, :k], x[:, k:], y[:, k:], sign)
     """
 
     loss: str = "mse"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "_sample" in cls.__dict__ and "sample_tasks" not in cls.__dict__:  # the old, private name
+            warnings.warn(f"{cls.__name__}._sample: implement sample_tasks instead", DeprecationWarning, stacklevel=2)
+            cls.sample_tasks = cls.__dict__["_sample"]
 
     def __init__(self, shots: int, queries: int, flip: bool = True):
         self.shots = _checks.count("shots", shots)
@@ -82,16 +103,21 @@ class TaskFamily(abc.ABC):
         _checks.count("n_tasks", n_tasks)
         if generator is None:
             generator = torch.Generator().manual_seed(int(torch.randint(2**62, ()).item()))
-        return self._sample(n_tasks, generator).validate()
+        return self.sample_tasks(n_tasks, generator).validate()
 
-    def _signs(self, n_tasks: int, generator: torch.Generator) -> Tensor:
+    def signs(self, n_tasks: int, generator: torch.Generator) -> Tensor:
+        """Each task's side of the symmetry: ±1 at random with ``flip=True``, else all +1. Shape ``(n_tasks,)``."""
         if not self.flip:
             return torch.ones(n_tasks)
         return torch.randint(0, 2, (n_tasks,), generator=generator).float() * 2 - 1
 
+    def _signs(self, n_tasks: int, generator: torch.Generator) -> Tensor:
+        """Deprecated name of :meth:`signs`."""
+        return self.signs(n_tasks, generator)
+
     @abc.abstractmethod
-    def _sample(self, n_tasks: int, generator: torch.Generator) -> TaskBatch:
-        """Draw ``n_tasks`` tasks with ``generator``."""
+    def sample_tasks(self, n_tasks: int, generator: torch.Generator) -> TaskBatch:
+        """Draw ``n_tasks`` tasks using only ``generator`` for randomness (the extension point)."""
 
     def describe(self) -> dict:
         """The settings that define this family (saved with metrics)."""

@@ -1,4 +1,4 @@
-"""Few-shot MNIST (DESIGN §2.3): binary pairs with a random label order, and N-way tasks.
+"""Few-shot MNIST (chapter 5): binary pairs with a random label order, and N-way tasks.
 
 Data source: torchvision's MNIST files when they are under ``root`` (or when
 ``download=True``), otherwise the 5,000 real digits (500 per class) that the
@@ -125,7 +125,7 @@ class MNISTWays(TaskFamily):
         qy = labels.unsqueeze(-1).expand(-1, -1, self.queries).reshape(t, -1)
         return TaskBatch(sx, sy, qx, qy, sign)
 
-    def _sample(self, n_tasks, generator):
+    def sample_tasks(self, n_tasks, generator):
         digit_idx, imgs = self._draw(n_tasks, generator)
         labels = torch.arange(self.ways).expand(n_tasks, -1)
         # sign −1 marks tasks whose labels are not in increasing digit order
@@ -152,8 +152,8 @@ class MNISTPairs(MNISTWays):
         super().__init__(2, shots, queries, split, held_out_digits, source, root, download, flip,
                          test_fraction, split_seed)
 
-    def _sample(self, n_tasks, generator):
-        b = super()._sample(n_tasks, generator)
+    def sample_tasks(self, n_tasks, generator):
+        b = super().sample_tasks(n_tasks, generator)
         return b._replace(support_y=b.support_y.float().unsqueeze(-1), query_y=b.query_y.float().unsqueeze(-1))
 
     def describe(self):

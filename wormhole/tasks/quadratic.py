@@ -25,8 +25,8 @@ class Quadratic(TaskFamily):
             raise ValueError(f"u must be a non-empty finite vector, got {u!r}")
         self.input_shape = (1,)
 
-    def _sample(self, n_tasks, generator):
-        sign = self._signs(n_tasks, generator)
+    def sample_tasks(self, n_tasks, generator):
+        sign = self.signs(n_tasks, generator)
         target = sign.view(-1, 1, 1) * self.u.view(1, 1, -1)
         x = torch.zeros(n_tasks, 1, 1)
         return TaskBatch(x, target, x.clone(), target.clone(), sign)

@@ -1,4 +1,4 @@
-"""Threshold comparison, the paper's toy classification problem (DESIGN §2.1)."""
+"""Threshold comparison, the paper's toy classification problem (chapter 3)."""
 
 from __future__ import annotations
 
@@ -26,9 +26,9 @@ class Threshold(TaskFamily):
         self.t_max = _checks.positive("t_max", t_max, allow_zero=True)
         self.input_shape = (1,)
 
-    def _sample(self, n_tasks, generator):
+    def sample_tasks(self, n_tasks, generator):
         t = (torch.rand(n_tasks, 1, 1, generator=generator) * 2 - 1) * self.t_max
-        d = self._signs(n_tasks, generator)
+        d = self.signs(n_tasks, generator)
         n = self.shots + self.queries
         x = (torch.rand(n_tasks, n, 1, generator=generator) * 2 - 1) * self.x_max
         y = (d.view(-1, 1, 1) * (x - t) > 0).float()

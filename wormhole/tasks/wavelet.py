@@ -1,4 +1,4 @@
-"""Wavelet regression (DESIGN §2.2): MAML's sinusoid benchmark with PyWavelets' wavelets.
+"""Wavelet regression (chapter 4): MAML's sinusoid benchmark with PyWavelets' wavelets.
 
 Two variants:
 
@@ -42,7 +42,7 @@ def supported_wavelets() -> list[str]:
 
 
 class WaveletRegression(TaskFamily):
-    """Regression on wavelets with random sign (DESIGN §2.2).
+    """Regression on wavelets with random sign.
 
     Args:
         wavelet: a name from :func:`supported_wavelets` (``"mexh"``, ``"morl"``,
@@ -100,9 +100,9 @@ class WaveletRegression(TaskFamily):
         val = p[i0] * (1 - frac) + p[i0 + 1] * frac
         return torch.where((u >= g[0]) & (u <= g[-1]), val, torch.zeros_like(val))
 
-    def _sample(self, n_tasks, generator):
+    def sample_tasks(self, n_tasks, generator):
         n = self.shots + self.queries
-        sign = self._signs(n_tasks, generator)
+        sign = self.signs(n_tasks, generator)
         if self.variant == "function":
             a = _uniform(self.amplitude, n_tasks, generator) * sign
             b = _uniform(self.shift, n_tasks, generator)
