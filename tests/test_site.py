@@ -6,7 +6,9 @@ The site folder is ``$WORMHOLE_SITE`` (``make test`` points it at the quick buil
 
 import os
 import re
+from html import unescape
 from pathlib import Path
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import yaml
@@ -83,3 +85,51 @@ def test_figures_are_numbered_and_referenced():
     html = _html("notebooks/02_glued_parameter_space")
     assert 'id="fig-shortcut"' in html and "Fig. 2.2" in html
     assert 'id="fig-results-forest"' in _html("notebooks/09_results")
+
+
+def _config():
+    return yaml.safe_load((ROOT / "_config.yml").read_text())
+
+
+def _links(html, prefix):
+    return [unescape(h) for h in re.findall(r'href="([^"]+)"', html) if unescape(h).startswith(prefix)]
+
+
+def _binder_prefix(binderhub, repo, branch):
+    """Where a Binder link for ``repo@branch`` starts (as sphinx-book-theme writes it)."""
+    if repo.startswith("https://github.com/"):
+        return f"{binderhub}/v2/gh/{repo.removeprefix('https://github.com/')}/{branch}?"
+    if repo.startswith("https://gitlab.com/"):
+        return f"{binderhub}/v2/gl/{repo.removeprefix('https://gitlab.com/').replace('/', '%2F')}/{branch}?"
+    return f"{binderhub}/v2/git/{quote(repo)}/{branch}?"
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_launch_buttons_open_this_notebook_in_the_configured_repository(page):
+    config = _config()
+    repo, branch = config["repository"]["url"].rstrip("/"), config["repository"].get("branch", "main")
+    binderhub = config["launch_buttons"]["binderhub_url"].rstrip("/")
+    colab = config["launch_buttons"]["colab_url"].rstrip("/")
+    html = _html(page)
+    binder = _links(html, binderhub + "/")
+    assert binder, f"{page} has no Binder button"
+    for url in binder:
+        prefix = _binder_prefix(binderhub, repo, branch)
+        assert url.startswith(prefix), f"{page}: Binder opens {url}, not {repo}@{branch}"
+        path = parse_qs(urlsplit(url).query)["urlpath"][0].split("tree/", 1)[1]
+        assert path == f"{page}.ipynb" and (ROOT / path).is_file(), f"{page}: Binder opens {path}"
+    if repo.startswith("https://github.com/"):  # Colab opens notebooks from GitHub only
+        colab_links = _links(html, colab + "/")
+        assert colab_links, f"{page} has no Colab button"
+        for url in colab_links:
+            prefix = f"{colab}/github/{repo.removeprefix('https://github.com/')}/blob/{branch}/"
+            assert url.startswith(prefix), f"{page}: Colab opens {url}, not a notebook of {repo}@{branch}"
+            path = url[len(prefix):]
+            assert path == f"{page}.ipynb" and (ROOT / path).is_file(), f"{page}: Colab opens {path}"
+    assert f'href="{repo}"' in html, f"{page} has no repository button for {repo}"
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if p not in CHAPTERS])
+def test_reference_pages_have_no_launch_buttons(page):
+    html, launch = _html(page), _config()["launch_buttons"]
+    assert not _links(html, launch["binderhub_url"].rstrip("/") + "/") and not _links(html, launch["colab_url"].rstrip("/") + "/")
