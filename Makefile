@@ -15,7 +15,9 @@ REPOSITORY ?=
 REMOTE ?= origin
 PAGES_BRANCH ?= gh-pages
 SITE ?= _build/html
-SET_REPOSITORY = $(if $(REPOSITORY),$(BIN)/python tools/repository.py set "$(REPOSITORY)")
+# only a REPOSITORY given on make's command line rewrites the URL (not one from the environment)
+NEW_REPOSITORY = $(if $(filter command line,$(origin REPOSITORY)),$(REPOSITORY))
+SET_REPOSITORY = $(if $(NEW_REPOSITORY),$(BIN)/python tools/repository.py set "$(NEW_REPOSITORY)")
 NBVAL_IGNORE := --ignore-glob='*/_build/*' --ignore-glob='.venv/*'
 
 .PHONY: test unit notebooks book-quick book check-site publish repository bench clean
@@ -51,7 +53,7 @@ check-site: $(STAMP)
 
 # make repository REPOSITORY=https://github.com/you/yourfork  (then commit _config.yml and notebooks/)
 repository: $(STAMP)
-	test -n "$(REPOSITORY)" || { echo "usage: make repository REPOSITORY=https://github.com/you/yourfork" >&2; exit 2; }
+	test -n "$(NEW_REPOSITORY)" || { echo "usage: make repository REPOSITORY=https://github.com/you/yourfork" >&2; exit 2; }
 	$(SET_REPOSITORY)
 
 # make publish [REMOTE=origin] [SITE=_build/html]: SITE becomes the gh-pages branch, pushed to REMOTE
