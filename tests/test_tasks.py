@@ -108,3 +108,27 @@ def test_sampling_is_reproducible():
     a = fam.sample(5, torch.Generator().manual_seed(3))
     b = fam.sample(5, torch.Generator().manual_seed(3))
     assert all(torch.equal(x, y) for x, y in zip(a.tensors(), b.tensors()))
+
+
+def test_a_new_family_needs_only_sample_tasks_and_signs(gen):
+    class Line(wh.tasks.TaskFamily):
+        def sample_tasks(self, n_tasks, generator):
+            sign = self.signs(n_tasks, generator)
+            x = torch.rand(n_tasks, self.shots + self.queries, 1, generator=generator)
+            y = sign.view(-1, 1, 1) * x
+            return wh.tasks.TaskBatch(x[:, :self.shots], y[:, :self.shots], x[:, self.shots:], y[:, self.shots:], sign)
+
+    b = Line(shots=3, queries=4).sample(50, gen)
+    assert b.support_x.shape == (50, 3, 1) and set(b.sign.tolist()) == {-1.0, 1.0}
+    assert (Line(shots=3, queries=4, flip=False).sample(5, gen).sign == 1).all()
+
+
+def test_the_old_private_extension_names_still_work(gen):
+    with pytest.warns(DeprecationWarning, match="sample_tasks"):
+        class Old(wh.tasks.TaskFamily):
+            def _sample(self, n_tasks, generator):
+                sign = self._signs(n_tasks, generator)
+                x = torch.zeros(n_tasks, 2, 1)
+                return wh.tasks.TaskBatch(x[:, :1], x[:, :1], x[:, 1:], x[:, 1:], sign)
+
+    assert Old(shots=1, queries=1).sample(4, gen).n_tasks == 4

@@ -117,3 +117,48 @@ def test_evaluation_matches_meta_loss_at_the_training_steps(gen):
     losses, _ = learner.losses_along_inner_loop(learner.meta_parameters(), *batch.tensors(), (0, 1))
     torch.testing.assert_close(losses[:, 1].mean(), learner.meta_loss(batch).detach())
     torch.testing.assert_close(losses[:, 0].mean(), learner.meta_loss(batch, steps=0).detach())
+
+
+def test_adam_hd_without_hypergradient_is_adam_and_its_rate_follows_agreement():
+    meta = {"p": torch.randn(2, 5)}
+    grads = [{"p": torch.randn(2, 5, generator=torch.Generator().manual_seed(i))} for i in range(4)]
+    plain, hd = wh.optim.Adam(0.01), wh.optim.AdamHD(0.01, hyper_lr=0.0)
+    a, sa = meta, plain.init(meta)
+    b, sb = meta, hd.init(meta)
+    for g in grads:
+        a, sa = plain.step(a, g, sa)
+        b, sb = hd.step(b, g, sb)
+    torch.testing.assert_close(a["p"], b["p"], atol=1e-7, rtol=0)
+    same = wh.optim.AdamHD(0.01, hyper_lr=1e-3)
+    m, s = meta, same.init(meta)
+    for _ in range(3):  # the same gradient again and again: successive steps agree, so the rate grows
+        m, s = same.step(m, grads[0], s)
+    assert (s["lr"] > 0.01).all() and set(same.rates(m, s)) == {"meta_lr"}
+
+
+def test_resume_with_any_other_setting_is_refused_naming_it(tmp_path):
+    ck = str(tmp_path / "run.pt")
+    kw = dict(iterations=2, seed=0, checkpoint=ck, **ITER)
+    wh.meta_train(wh.Wormhole(tiny_mlp(), loss="bce", inner_lr=0.3), wh.tasks.Threshold(), **kw)
+    for learner, setting in ((wh.Wormhole(tiny_mlp(), loss="bce", inner_lr=0.3, wormhole_init=0.1), "wormhole_init"),
+                             (wh.Wormhole(wh.models.MLP(1, (7,), 1), loss="bce", inner_lr=0.3), "parameter_shapes"),
+                             (wh.WormholeANIL(tiny_mlp(), loss="bce", inner_lr=0.3), "method")):
+        with pytest.raises(ValueError, match=f"different run.*{setting}"):
+            wh.meta_train(learner, wh.tasks.Threshold(), **{**kw, "iterations": 4})
+    with pytest.raises(ValueError, match="tasks.shots"):
+        wh.meta_train(wh.Wormhole(tiny_mlp(), loss="bce", inner_lr=0.3), wh.tasks.Threshold(shots=3),
+                      **{**kw, "iterations": 4})
+
+
+def test_atomic_write_leaves_nothing_behind_on_error(tmp_path):
+    target = tmp_path / "out.json"
+
+    def fail(tmp):
+        open(tmp, "w").write("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        wh.checkpoints.atomic_write(target, fail)
+    assert list(tmp_path.iterdir()) == []
+    wh.checkpoints.atomic_write(target, lambda tmp: open(tmp, "w").write("{}"))
+    assert target.read_text() == "{}" and list(tmp_path.iterdir()) == [target]

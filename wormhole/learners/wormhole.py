@@ -47,6 +47,10 @@ def flip_statistics(w0: Tensor, adapted_w: Tensor, sign: Tensor | None) -> dict[
     return out
 
 
+def _number(value: float | Tensor) -> float:
+    return float(value.detach()) if isinstance(value, Tensor) else float(value)
+
+
 class Wormhole(MetaLearner):
     """Wormhole MAML.
 
@@ -106,7 +110,7 @@ class Wormhole(MetaLearner):
     def effective_wormhole_lr(self) -> float:
         """The inner rate α_w the multiplier steps with now: the meta-learned value when
         ``learn_wormhole_lr=True``, else the fixed ``wormhole_lr``."""
-        return float(self._wormhole_rate(self.meta_parameters()))
+        return _number(self._wormhole_rate(self.meta_parameters()))
 
     def _wormhole_rate(self, meta: Params) -> float | Tensor:
         return meta["log_wormhole_lr"].exp() if self.learn_wormhole_lr else self.wormhole_lr
@@ -150,7 +154,7 @@ class Wormhole(MetaLearner):
 
     def adapted_statistics(self, meta: Params, quantities: dict[str, Tensor], sign: Tensor | None) -> dict[str, float]:
         return {**flip_statistics(meta["wormhole_init"], quantities["adapted_w"], sign),
-                "wormhole_lr": float(self._wormhole_rate(meta))}
+                "wormhole_lr": _number(self._wormhole_rate(meta))}
 
     def describe(self) -> dict:
         return {**super().describe(), "n_multipliers": self.wormhole_init.numel()}

@@ -1,0 +1,91 @@
+"""The package's imports form no circle (read from the source with ``ast``; lazy imports count too)."""
+
+import ast
+from pathlib import Path
+
+import wormhole
+
+PACKAGE = Path(wormhole.__file__).parent
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def _targets(name: str, path: Path):
+    """The package modules that ``name`` imports, anywhere in its source."""
+    here = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = here[:len(here) - node.level + 1] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            found = [f"{module}.{a.name}" if f"{module}.{a.name}" in MODULES else module for a in node.names]
+        else:
+            continue
+        for target in found:
+            if target not in MODULES:
+                continue
+            yield target
+            # importing a.b.c runs the __init__ of every package above it that does not already hold the importer
+            parts = target.split(".")
+            for i in range(2, len(parts)):
+                package = ".".join(parts[:i])
+                if not name.startswith(package + ".") and package != name:
+                    yield package
+
+
+def import_graph() -> dict[str, set[str]]:
+    return {name: set(_targets(name, path)) - {name} for name, path in MODULES.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def test_the_package_has_no_import_circle():
+    graph = import_graph()
+    assert "wormhole.optim" in graph["wormhole.learners.base"]  # the graph sees relative imports
+    cycle = find_cycle(graph)
+    assert cycle is None, "import circle: " + " -> ".join(cycle)
+
+
+def test_the_cycle_finder_finds_a_circle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_shared_core_does_not_name_the_wormhole():
+    """Method state reaches the shared code through hooks; only the CLI's preset names the method."""
+    words = ("wormhole_init", "WORMHOLE_KEY", "learners.wormhole", "wormhole_usage")
+    for name in ("wormhole.learners.base", "wormhole.training", "wormhole.evaluation", "wormhole.experiments"):
+        source = MODULES[name].read_text()
+        for word in words + (('"wormhole"',) if name != "wormhole.experiments" else ()):
+            assert word not in source, f"{name} mentions {word}"
+    assert "WORMHOLE_KEY" not in MODULES["wormhole.learners.anil"].read_text()
