@@ -104,43 +104,43 @@ class MetaLearner(nn.Module):
     **Hooks.** A method overrides only what it changes; everything else (the inner loop,
     the meta-loss, the per-task reference loop, evaluation, training) calls these:
 
-    ============================== ==========================================================
-    hook                           what it decides
-    ============================== ==========================================================
-    :meth:`initial_fast`           the fast weights a task starts from
-    :meth:`inner_rates`            the inner step size of each fast weight
-    :meth:`forward_fast`           the prediction from fast weights
-    :meth:`support_gradient`       the inner loop's gradient for one task
-    :meth:`share_gradients`        how the tasks of a batch combine their inner gradients
-    :meth:`adapted_quantities`     method-specific adapted values worth reporting, per task
-    :meth:`adapted_statistics`     their summary, logged by training and by diagnostics
-    :meth:`meta_parameters`,       which tensors are meta-parameters, and where the model's
-    :meth:`model_parameters`       parameters sit among them
-    :meth:`consensus`              the meta-parameters a new task adapts from
-    :meth:`task_losses`            how a meta-batch is split before adaptation
-    :meth:`meta_gradients`         the meta-gradient estimator used by training
-    :meth:`outer_optimizer`        the outer optimiser (Adam)
-    :meth:`post_update`            a step applied after each outer update
-    :meth:`reset_method_parameters` re-initialising the meta-parameters a method adds
-    ============================== ==========================================================
+    ================================= =======================================================
+    hook                              what it decides
+    ================================= =======================================================
+    :meth:`initial_fast`              the fast weights a task starts from
+    :meth:`inner_rates`               the inner step size of each fast weight
+    :meth:`forward_fast`              the prediction from fast weights
+    :meth:`support_gradient`          the inner loop's gradient for one task
+    :meth:`share_gradients`           how the tasks of a batch combine their inner gradients
+    :meth:`adapted_quantities`        method-specific adapted values worth reporting, per task
+    :meth:`adapted_statistics`        their summary, logged by training and by diagnostics
+    :meth:`meta_parameters`           which tensors are meta-parameters
+    :meth:`model_parameters`          where the model's parameters sit among them
+    :meth:`consensus`                 the meta-parameters a new task adapts from
+    :meth:`task_losses`               how a meta-batch is split before adaptation
+    :meth:`meta_gradients`            the meta-gradient estimator used by training
+    :meth:`outer_optimizer`           the outer optimiser (Adam)
+    :meth:`post_update`               a step applied after each outer update
+    :meth:`reset_method_parameters`   re-initialising the meta-parameters a method adds
+    ================================= =======================================================
 
     Which built-in method overrides which hook:
 
-    ===================== ===================================================================
-    method                hooks it overrides
-    ===================== ===================================================================
-    MAML                  none
-    Wormhole              initial_fast, inner_rates, forward_fast, adapted_quantities,
-                          adapted_statistics, reset_method_parameters
-    ANIL (mixin HeadOnly) initial_fast
-    Meta-SGD (LearnedRates) inner_rates, reset_method_parameters
-    Alpha MAML            inner_rates, outer_optimizer, reset_method_parameters
-    ES-MAML               support_gradient (``inner="es"``), meta_gradients
-    TreeMAML              share_gradients, meta_gradients (plain autograd)
-    Dif-MAML              meta_parameters, model_parameters, consensus, task_losses,
-                          post_update, reset_method_parameters
-    Dif-MAML agent        post_update
-    ===================== ===================================================================
+    ========================= ===============================================================
+    method                    hooks it overrides
+    ========================= ===============================================================
+    MAML                      none
+    Wormhole                  initial_fast, inner_rates, forward_fast, adapted_quantities,
+                              adapted_statistics, reset_method_parameters
+    ANIL (mixin HeadOnly)     initial_fast
+    Meta-SGD (LearnedRates)   inner_rates, reset_method_parameters
+    Alpha MAML                inner_rates, outer_optimizer, reset_method_parameters
+    ES-MAML                   support_gradient (``inner="es"``), meta_gradients
+    TreeMAML                  share_gradients, meta_gradients (plain autograd)
+    Dif-MAML                  meta_parameters, model_parameters, consensus, task_losses,
+                              post_update, reset_method_parameters
+    Dif-MAML agent            post_update
+    ========================= ===============================================================
 
     ``WormholeANIL`` and ``WormholeMetaSGD`` combine the mixins with :class:`~wormhole.Wormhole`.
     """
@@ -283,6 +283,11 @@ class MetaLearner(nn.Module):
             loss, acc = tree_stack([self._query_metrics(meta, f, qx[i], qy[i]) for i, f in enumerate(fasts)])
             fast = tree_stack(fasts)
         return loss, {"accuracy": acc, "fast": fast, "adapted": self.adapted_quantities(meta, fast)}
+
+    def task_losses_loop(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor,
+                         steps: int | None = None) -> tuple[Tensor, dict]:
+        """The reference loop: :meth:`task_losses` with ``vectorize=False``."""
+        return self.task_losses(meta, sx, sy, qx, qy, steps, vectorize=False)
 
     def losses_along_inner_loop(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor,
                                 steps: tuple[int, ...]) -> tuple[Tensor, Tensor]:
