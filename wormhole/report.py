@@ -25,7 +25,7 @@ from .stats import Judgement, Paired, fmt, judge, paired, signed_fmt
 WORMHOLE_VARIANTS = ("Wormhole", "Wormhole-seam")
 #: which metrics improve upwards
 HIGHER_IS_BETTER = {"loss": False, "accuracy": True, "conflict": True, "conflict_during_training": True,
-                    "added_directions": True}
+                    "added_directions": True, "added_directions_adapted": True}
 
 
 def save_metrics(name: str, data: dict) -> Path:
@@ -57,7 +57,8 @@ def metric_label(metric: str, steps: int = 1) -> str:
     """``"accuracy@1"``, ``"conflict (end of training)"``, ..."""
     return {"conflict": "conflict (end of training)", "conflict_during_training": "conflict (mean over training)",
             "loss": f"loss@{steps}", "accuracy": f"accuracy@{steps}",
-            "added_directions": "added function-space directions"}.get(metric, metric)
+            "added_directions": "added function-space directions (meta-learned start)",
+            "added_directions_adapted": "added function-space directions (adapted)"}.get(metric, metric)
 
 
 def per_seed(method: dict, metric: str, steps: int = 1) -> np.ndarray:
@@ -128,7 +129,7 @@ class Claim:
 def judge_claim(key: str, claim: str, candidates: list[tuple[dict, str, str, str, int]], notes=()) -> Claim:
     """Judge one claim from ``(comparison, baseline, candidate, metric, steps)`` tuples: problems
     no method learned are excluded; the rest are compared and judged together (Holm)."""
-    kept = [c for c in candidates if learned(c[0]) or c[3] == "added_directions"]
+    kept = [c for c in candidates if learned(c[0]) or c[3].startswith("added_directions")]
     left = [c for c in candidates if c not in kept]
     evidence = [compare_saved(c, b, k, m, s, n_comparisons=len(kept)) for c, b, k, m, s in kept]
     excluded = [compare_saved(c, b, k, m, s) for c, b, k, m, s in left]
@@ -171,10 +172,10 @@ def claims(metrics: dict[str, dict], keys=None) -> list[Claim]:
     ]
     expressivity = [m for m in metrics.values() if m.get("config", {}).get("problem") == "expressivity"]
     cands = []
-    for c in expressivity:
-        for v in c["methods"]:
-            if v != "MAML":
-                metric = "added_directions" if "per_seed_added_directions" in c["methods"][v] else "accuracy"
+    for c in expressivity:   # directions where they were measured (MAML is the baseline), else accuracy
+        measured = [v for v in c["methods"] if "per_seed_added_directions" in c["methods"][v]]
+        for v in [v for v in (measured or c["methods"]) if v != "MAML"]:
+            for metric in (("added_directions", "added_directions_adapted") if measured else ("accuracy",)):
                 cands.append((c, "MAML", v, metric, 1))
     theory = metrics.get("theory-expressivity", {})
     notes = [f"first-order check ({k}): {r['added']} added direction(s) for {r['multipliers']} multiplier(s) "
@@ -185,6 +186,17 @@ def claims(metrics: dict[str, dict], keys=None) -> list[Claim]:
         rows.append(judge_claim(f"helps-{key}", f"helps on {problem} ({metric} after 1 and 10 inner steps, conflicting tasks)",
                                 against_maml(_headline(metrics, key), (metric,), steps=(1, 10))))
     return [r for r in rows if keys is None or r.key in keys]
+
+
+def detectable_by_metric(claim: Claim) -> dict[str, float]:
+    """The smallest difference the claim's comparisons would detect (80% power, corrected
+    level), per kind of measurement: the largest over the comparisons of that kind."""
+    out: dict[str, float] = {}
+    for e in claim.evidence:
+        kind = metric_label(e.metric, e.steps).split("@")[0]
+        if np.isfinite(e.result.detectable):
+            out[kind] = max(out.get(kind, 0.0), e.result.detectable)
+    return out
 
 
 def _evidence_line(e: Evidence, outcome: str | None = None) -> str:
@@ -209,7 +221,7 @@ def html_table(rows: list[Claim]) -> str:
             counts = r.judgement.counts()
             lines.append(f"<i>{counts['better']} better, {counts['worse']} worse, {counts['tie']} not different; "
                          f"{r.judgement.diverged} diverged run(s)</i>")
-            detectable = f"{r.judgement.detectable:.3g}"
+            detectable = "<br>".join(f"{html.escape(k)}: {v:.3g}" for k, v in detectable_by_metric(r).items())
         else:
             lines, detectable = ["no metrics saved"], "—"
         lines += [f"<i>excluded (no method learned the problem)</i>: {_evidence_line(e)}" for e in r.excluded]
@@ -230,10 +242,10 @@ def forest_plot(rows: list[Claim]):
         if not r.judgement:
             continue
         for e, outcome in zip(r.evidence, r.judgement.outcomes):
-            metric = "conflict" if e.metric.startswith("conflict") else e.metric
+            metric = e.metric.split("_")[0] if e.metric.startswith(("conflict", "added")) else e.metric
             panels.setdefault(metric, []).append((e, outcome))
     names = {"loss": "loss reduction", "accuracy": "accuracy gain", "conflict": "cosine gain (less conflict)",
-             "added_directions": "added directions"}
+             "added": "added function-space directions"}
     heights = [0.22 * len(v) + 0.8 for v in panels.values()]
     fig, axes = plt.subplots(len(panels), 1, figsize=(8, sum(heights) + 0.5), squeeze=False,
                              gridspec_kw={"height_ratios": heights})
@@ -245,11 +257,12 @@ def forest_plot(rows: list[Claim]):
             ax.errorbar(r.improvement, i, xerr=r.half_width, fmt="o", capsize=2, color=colour,
                         mfc=colour if outcome != "tie" else "white")
         ax.axvline(0, color="k", lw=0.8)
-        ax.set_yticks(y, [f"{e.name} · {e.candidate} · {metric_label(e.metric, e.steps)}" for e, _ in items],
-                      fontsize=6)
+        ax.set_yticks(y, [f"{e.name} · {e.candidate} vs {e.baseline} · {metric_label(e.metric, e.steps)}"
+                          for e, _ in items], fontsize=6)
         ax.invert_yaxis()
-        ax.set_xlabel(f"{names.get(metric, metric)} over MAML", fontsize=8)
-    axes[0, 0].set_title("paired improvement over MAML (mean, 95% CI); filled: significant after Holm", fontsize=9)
+        ax.set_xlabel(f"{names.get(metric, metric)} over the baseline", fontsize=8)
+    axes[0, 0].set_title("paired improvement over the baseline (mean, 95% CI); filled: significant after Holm",
+                         fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -259,8 +272,9 @@ def describe(claim: Claim) -> str:
     if not claim.judgement:
         return f"{claim.claim}: no measurements."
     c = claim.judgement.counts()
-    tail = (f"; no difference larger than about {claim.judgement.detectable:.3g} would most likely have gone unseen"
-            if claim.verdict == "no evidence" else "")
+    sizes = ", ".join(f"{k} {v:.3g}" for k, v in detectable_by_metric(claim).items())
+    tail = (f"; a true difference larger than about {sizes} would most likely have been detected"
+            if claim.verdict == "no evidence" and sizes else "")
     return (f"{claim.claim}: **{claim.verdict}** ({c['better']} of {len(claim.evidence)} comparisons significantly "
             f"better, {c['worse']} worse after Holm–Bonferroni{tail}).")
 
