@@ -13,13 +13,13 @@ difference ``candidate − baseline``. For one comparison:
 
 :func:`judge` applies the rule to a claim and :func:`verdict` returns its word:
 
-=================  ===================================================
-``"reproduced"``   every comparison significantly better
-``"partly"``       some significantly better, none significantly worse
-``"mixed"``        some significantly better, some significantly worse
-``"no evidence"``  none significantly different
-``"contradicted"`` some significantly worse, none better
-=================  ===================================================
+==================  ===================================================
+``"reproduced"``    every comparison significantly better
+``"partly"``        some significantly better, none significantly worse
+``"mixed"``         some significantly better, some significantly worse
+``"no evidence"``   none significantly different
+``"contradicted"``  some significantly worse, none better
+==================  ===================================================
 
 Example::
 
