@@ -9,12 +9,33 @@ class MAML(MetaLearner):
     """Model-agnostic meta-learning.
 
     The inner loop is ``θ_i^{j+1} = θ_i^j − α ∇ L_i^support(θ_i^j)`` from ``θ_i^0 = θ``;
-    the meta-objective is the mean query loss after ``steps`` such steps. Arguments as for
-    :class:`~wormhole.learners.base.MetaLearner`.
+    the meta-objective is the mean query loss after ``steps`` such steps. MAML overrides
+    no hook of :class:`~wormhole.MetaLearner`: it is the base class's inner loop as it is.
 
-    Example:
-        >>> learner = MAML(MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4, steps=1)
+    Args:
+        model: the network f, any ``torch.nn.Module`` without batch statistics (its
+            parameters are the meta-parameters θ; see :mod:`wormhole.models`).
+        loss: the per-task loss: ``"bce"`` (binary logits), ``"mse"``, ``"ce"`` (N-way
+            logits with integer labels) or a callable ``(prediction, target) -> scalar``
+            for one task (:func:`wormhole.losses.resolve`).
+        inner_lr: the inner-loop step size α (a number > 0).
+        steps: the number of inner gradient steps during meta-training (>= 0); evaluation
+            and :meth:`adapt` may take other numbers.
+        first_order: drop the second derivatives from the meta-gradient (first-order MAML,
+            FOMAML): cheaper, and biased.
+
+    Example::
+
+        >>> import torch, wormhole as wh
+        >>> learner = wh.MAML(wh.models.MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4, steps=1)
+        >>> tasks = wh.tasks.Threshold(shots=5, queries=20, flip=True)
+        >>> history = wh.meta_train(learner, tasks, iterations=5, meta_batch=8, seed=0, progress=False)
+        >>> batch = tasks.sample(1, torch.Generator().manual_seed(1))
+        >>> fast = learner.adapt(batch.support_x[0], batch.support_y[0])  # one new task
+        >>> learner.predict(fast, batch.query_x[0]).shape
+        torch.Size([20, 1])
 
     References:
-        Finn, Abbeel & Levine (2017), *Model-Agnostic Meta-Learning for Fast Adaptation of Deep Networks*.
+        1. Finn, C., Abbeel, P. & Levine, S. (2017). "Model-Agnostic Meta-Learning for Fast
+           Adaptation of Deep Networks." ICML. https://arxiv.org/abs/1703.03400
     """
