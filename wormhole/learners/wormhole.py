@@ -71,16 +71,28 @@ class Wormhole(MetaLearner):
 
     Meta-parameters: the model's, ``wormhole_init`` (shape ``()``, ``(n_layers,)`` or
     ``(out_features,)``) and, if learned, ``log_wormhole_lr``. The adapted multiplier
-    sits under the fast-weight key ``"wormhole"``; :meth:`adapted_quantities` reports it as
-    ``adapted_w``, and :meth:`adapted_statistics` its sign flips (:func:`flip_statistics`)
-    and the effective α_w (``wormhole_lr``).
+    sits under the fast-weight key ``"wormhole"``; :meth:`~wormhole.MetaLearner.adapted_quantities`
+    reports it as ``adapted_w``, and :meth:`~wormhole.MetaLearner.adapted_statistics` its sign
+    flips (:func:`~wormhole.learners.wormhole.flip_statistics`) and the effective α_w
+    (``wormhole_lr``).
 
-    Example:
-        >>> learner = Wormhole(MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4, wormhole_init=0.1)
+    Example::
+
+        >>> import torch, wormhole as wh
+        >>> learner = wh.Wormhole(wh.models.MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4, wormhole_init=0.1)
+        >>> tasks = wh.tasks.Threshold(shots=5, queries=20, flip=True)
+        >>> history = wh.meta_train(learner, tasks, iterations=5, meta_batch=8, seed=0, progress=False)
+        >>> batch = tasks.sample(1, torch.Generator().manual_seed(1))
+        >>> fast = learner.adapt(batch.support_x[0], batch.support_y[0])
+        >>> fast["wormhole"].shape          # the adapted multiplier w, next to the adapted θ
+        torch.Size([])
+        >>> learner.predict(fast, batch.query_x[0]).shape
+        torch.Size([20, 1])
 
     References:
-        Chang, Gao & Lou (2022), *Wormhole MAML: Meta-Learning in Glued Parameter Space*
-        (arXiv 2212.14094); this update rule is the project's reconstruction.
+        1. Chang, C.-J. T., Gao, Y. & Lou, B. (2022). "Wormhole MAML: Meta-Learning in Glued
+           Parameter Space." arXiv preprint. https://arxiv.org/abs/2212.14094
+           (this update rule is the project's reconstruction from the abstract).
     """
 
     def __init__(self, model: nn.Module, *, wormhole_lr: float | None = None, wormhole_init: float = 1.0,
@@ -108,8 +120,10 @@ class Wormhole(MetaLearner):
 
     @property
     def effective_wormhole_lr(self) -> float:
-        """The inner rate α_w the multiplier steps with now: the meta-learned value when
-        ``learn_wormhole_lr=True``, else the fixed ``wormhole_lr``."""
+        """The inner rate α_w that the multiplier steps with now.
+
+        The meta-learned value when ``learn_wormhole_lr=True``, else the fixed ``wormhole_lr``.
+        """
         return _number(self._wormhole_rate(self.meta_parameters()))
 
     def _wormhole_rate(self, meta: Params) -> float | Tensor:
