@@ -107,11 +107,9 @@ class MethodResult:
                "conflict_during_training": ci(self.mean_logged("conflict")),
                "seconds_per_iteration": ci(self.seconds_per_iteration()),
                "learner": self.runs[0].learner.describe(), "seeds": [r.seed for r in self.runs]}
-        if self.usage:
-            for k in ("w0_mean", "adapted_w_mean", "flip_fraction", "flip_fraction_flipped_tasks",
-                      "flip_fraction_unflipped_tasks", "w_sign_task_agreement"):
-                vals = np.array([u[k] for u in self.usage], dtype=float)
-                out[k] = ci(vals) if np.isfinite(vals).all() else [float("nan"), float("nan")]
+        for k in (self.usage[0] if self.usage else {}):   # the learner's own adaptation statistics
+            vals = np.array([u[k] for u in self.usage], dtype=float)
+            out[k] = ci(vals) if np.isfinite(vals).all() else [float("nan"), float("nan")]
         return out
 
 
