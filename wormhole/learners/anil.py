@@ -44,22 +44,44 @@ class ANIL(HeadOnly, MAML):
     Args:
         model: the network; its body is shared across tasks.
         head: the name of the submodule the inner loop adapts (default: the module of the last parameter).
-        **kwargs: as for :class:`~wormhole.learners.base.MetaLearner`.
+        **kwargs: ``loss``, ``inner_lr``, ``steps``, ``first_order`` as for :class:`~wormhole.MAML`.
 
-    Example:
-        >>> learner = ANIL(MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4)   # adapts layers.2 only
+    Example::
+
+        >>> import torch, wormhole as wh
+        >>> learner = wh.ANIL(wh.models.MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4)
+        >>> learner.head
+        'layers.2'
+        >>> tasks = wh.tasks.Threshold(shots=5, queries=20, flip=True)
+        >>> history = wh.meta_train(learner, tasks, iterations=5, meta_batch=8, seed=0, progress=False)
+        >>> batch = tasks.sample(1, torch.Generator().manual_seed(1))
+        >>> sorted(learner.adapt(batch.support_x[0], batch.support_y[0]))   # only the head adapts
+        ['layers.2.bias', 'layers.2.weight']
 
     References:
-        Raghu, Raghu, Bengio & Vinyals (2020), *Rapid Learning or Feature Reuse? Towards
-        Understanding the Effectiveness of MAML*.
+        1. Raghu, A., Raghu, M., Bengio, S. & Vinyals, O. (2020). "Rapid Learning or Feature Reuse?
+           Towards Understanding the Effectiveness of MAML." ICLR. https://arxiv.org/abs/1909.09157
     """
 
 
 class WormholeANIL(HeadOnly, Wormhole):
     """Wormhole MAML with a head-only inner loop: the head and the multiplier adapt, the body does not.
 
-    Arguments: ``head`` as for :class:`ANIL`, the rest as for :class:`~wormhole.Wormhole`.
+    Arguments: ``head`` as for :class:`~wormhole.ANIL`, the rest as for :class:`~wormhole.Wormhole`.
 
-    Example:
-        >>> learner = WormholeANIL(MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4)
+    Example::
+
+        >>> import torch, wormhole as wh
+        >>> learner = wh.WormholeANIL(wh.models.MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4)
+        >>> tasks = wh.tasks.Threshold(shots=5, queries=20, flip=True)
+        >>> history = wh.meta_train(learner, tasks, iterations=5, meta_batch=8, seed=0, progress=False)
+        >>> batch = tasks.sample(1, torch.Generator().manual_seed(1))
+        >>> sorted(learner.adapt(batch.support_x[0], batch.support_y[0]))
+        ['layers.2.bias', 'layers.2.weight', 'wormhole']
+
+    References:
+        1. Chang, C.-J. T., Gao, Y. & Lou, B. (2022). "Wormhole MAML: Meta-Learning in Glued
+           Parameter Space." arXiv preprint. https://arxiv.org/abs/2212.14094
+        2. Raghu, A., Raghu, M., Bengio, S. & Vinyals, O. (2020). "Rapid Learning or Feature Reuse?
+           Towards Understanding the Effectiveness of MAML." ICLR. https://arxiv.org/abs/1909.09157
     """
