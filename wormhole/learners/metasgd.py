@@ -40,19 +40,44 @@ class LearnedRates:
 class MetaSGD(LearnedRates, MAML):
     """MAML with a meta-learned learning rate per parameter entry (initialised at ``inner_lr``).
 
-    Arguments as for :class:`~wormhole.learners.base.MetaLearner`.
+    Arguments as for :class:`~wormhole.MAML`. The rates are meta-parameters under
+    ``rates.<parameter name with '.' → '__'>``, one entry per entry of the parameter.
 
-    Example:
-        >>> learner = MetaSGD(MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4)
+    Example::
+
+        >>> import torch, wormhole as wh
+        >>> learner = wh.MetaSGD(wh.models.MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4)
+        >>> learner.rates["layers__0__weight"].shape          # one rate per entry of layers.0.weight
+        torch.Size([40, 1])
+        >>> tasks = wh.tasks.Threshold(shots=5, queries=20, flip=True)
+        >>> history = wh.meta_train(learner, tasks, iterations=5, meta_batch=8, seed=0, progress=False)
+        >>> bool((learner.rates["layers__0__weight"] != 0.4).any())   # the rates were meta-learned
+        True
 
     References:
-        Li, Zhou, Chen & Li (2017), *Meta-SGD: Learning to Learn Quickly for Few-Shot Learning*.
+        1. Li, Z., Zhou, F., Chen, F. & Li, H. (2017). "Meta-SGD: Learning to Learn Quickly for
+           Few-Shot Learning." arXiv preprint. https://arxiv.org/abs/1707.09835
     """
 
 
 class WormholeMetaSGD(LearnedRates, Wormhole):
     """Wormhole MAML with Meta-SGD's per-entry rates for θ (α_w as in :class:`~wormhole.Wormhole`).
 
-    Example:
-        >>> learner = WormholeMetaSGD(MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4)
+    Arguments as for :class:`~wormhole.Wormhole`.
+
+    Example::
+
+        >>> import torch, wormhole as wh
+        >>> learner = wh.WormholeMetaSGD(wh.models.MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4)
+        >>> tasks = wh.tasks.Threshold(shots=5, queries=20, flip=True)
+        >>> history = wh.meta_train(learner, tasks, iterations=5, meta_batch=8, seed=0, progress=False)
+        >>> rates = learner.inner_rates(learner.meta_parameters())
+        >>> rates["layers.0.weight"].shape, learner.effective_wormhole_lr   # learned per entry; α_w fixed
+        (torch.Size([40, 1]), 0.4)
+
+    References:
+        1. Chang, C.-J. T., Gao, Y. & Lou, B. (2022). "Wormhole MAML: Meta-Learning in Glued
+           Parameter Space." arXiv preprint. https://arxiv.org/abs/2212.14094
+        2. Li, Z., Zhou, F., Chen, F. & Li, H. (2017). "Meta-SGD: Learning to Learn Quickly for
+           Few-Shot Learning." arXiv preprint. https://arxiv.org/abs/1707.09835
     """
