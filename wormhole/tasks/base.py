@@ -63,13 +63,33 @@ class TaskBatch(NamedTuple):
         return self
 
 
+def resolve_flip_probability(flip: bool = True, flip_probability: float | None = None) -> float:
+    """The probability that a task is flipped (its sign is −1): ``flip_probability`` when given
+    (a number in [0, 1]), else 0.5 for ``flip=True`` and 0 for ``flip=False``. ``flip=False``
+    with a ``flip_probability`` above 0 contradicts itself and raises ``ValueError``."""
+    if flip_probability is None:
+        return 0.5 if flip else 0.0
+    try:
+        p = float(flip_probability)
+    except (TypeError, ValueError):
+        raise ValueError(f"flip_probability must be a number in [0, 1], got {flip_probability!r}") from None
+    if not 0 <= p <= 1:  # also refuses NaN
+        raise ValueError(f"flip_probability must be a number in [0, 1], got {flip_probability!r}")
+    if not flip and p > 0:
+        raise ValueError(f"flip=False means flip_probability=0; got flip_probability={flip_probability!r} "
+                         "(pass flip_probability alone)")
+    return p
+
+
 class TaskFamily(abc.ABC):
     """A distribution over tasks.
 
     Attributes every family sets: ``loss`` (the loss name its learners use),
-    ``shots``, ``queries``, and ``flip`` (whether both signs occur).
+    ``shots``, ``queries``, ``flip_probability`` (the probability that a task is flipped:
+    the strength of the conflict) and ``flip`` (whether both signs occur: ``flip_probability > 0``).
+    ``flip=True`` is an alias of ``flip_probability=0.5`` and ``flip=False`` of 0.
 
-    **Writing a family.** Subclass, call ``super().__init__(shots, queries, flip)``, and implement
+    **Writing a family.** Subclass, call ``super().__init__(shots, queries, flip, flip_probability)``, and implement
     :meth:`sample_tasks`, which draws everything from the ``generator`` it is given and
     returns a :class:`TaskBatch` whose ``sign`` says which side of the family's symmetry each
     task sits on; :meth:`signs` draws those signs (all +1 when ``flip=False``). Override
@@ -93,10 +113,11 @@ class TaskFamily(abc.ABC):
             warnings.warn(f"{cls.__name__}._sample: implement sample_tasks instead", DeprecationWarning, stacklevel=2)
             cls.sample_tasks = cls.__dict__["_sample"]
 
-    def __init__(self, shots: int, queries: int, flip: bool = True):
+    def __init__(self, shots: int, queries: int, flip: bool = True, flip_probability: float | None = None):
         self.shots = _checks.count("shots", shots)
         self.queries = _checks.count("queries", queries)
-        self.flip = bool(flip)
+        self.flip_probability = resolve_flip_probability(flip, flip_probability)
+        self.flip = self.flip_probability > 0
 
     def sample(self, n_tasks: int, generator: torch.Generator | None = None) -> TaskBatch:
         """Draw ``n_tasks`` tasks; pass a seeded ``torch.Generator`` for reproducible draws."""
@@ -106,10 +127,15 @@ class TaskFamily(abc.ABC):
         return self.sample_tasks(n_tasks, generator).validate()
 
     def signs(self, n_tasks: int, generator: torch.Generator) -> Tensor:
-        """Each task's side of the symmetry: ±1 at random with ``flip=True``, else all +1. Shape ``(n_tasks,)``."""
-        if not self.flip:
+        """Each task's side of the symmetry: −1 (flipped) with probability :attr:`flip_probability`,
+        else +1. Shape ``(n_tasks,)``. Probability 0 draws nothing; 0.5 (``flip=True``) draws
+        ``randint(0, 2)`` as it always has; any other value draws ``rand < p``."""
+        p = self.flip_probability
+        if p == 0:
             return torch.ones(n_tasks)
-        return torch.randint(0, 2, (n_tasks,), generator=generator).float() * 2 - 1
+        if p == 0.5:
+            return torch.randint(0, 2, (n_tasks,), generator=generator).float() * 2 - 1
+        return 1 - 2 * (torch.rand(n_tasks, generator=generator) < p).float()
 
     def _signs(self, n_tasks: int, generator: torch.Generator) -> Tensor:
         """Deprecated name of :meth:`signs`."""
@@ -121,4 +147,5 @@ class TaskFamily(abc.ABC):
 
     def describe(self) -> dict:
         """The settings that define this family (saved with metrics)."""
-        return {"family": type(self).__name__, "shots": self.shots, "queries": self.queries, "flip": self.flip}
+        return {"family": type(self).__name__, "shots": self.shots, "queries": self.queries, "flip": self.flip,
+                "flip_probability": self.flip_probability}

@@ -8,6 +8,7 @@ which it used in ``.source``.
 
 from __future__ import annotations
 
+import math
 import os
 from functools import lru_cache
 
@@ -60,11 +61,28 @@ def _torchvision_files_present(root: str | None) -> bool:
     return os.path.isdir(raw) and any(f.startswith("train-images") for f in os.listdir(raw))
 
 
+def _non_identity_permutations(n: int, ways: int, generator: torch.Generator) -> torch.Tensor:
+    """``n`` permutations of ``range(ways)`` drawn uniformly among all but the identity: shape ``(n, ways)``.
+    Each is the permutation of a random rank in [1, ways!) (Lehmer code; rank 0 is the identity)."""
+    rank = torch.randint(1, math.factorial(ways), (n,), generator=generator)
+    remaining = torch.arange(ways).expand(n, -1)
+    out = []
+    for i in range(ways):
+        f = math.factorial(ways - 1 - i)
+        idx, rank = rank // f, rank % f
+        out.append(remaining.gather(1, idx[:, None]))
+        keep = torch.arange(remaining.shape[1]).expand(n, -1) != idx[:, None]
+        remaining = remaining[keep].view(n, -1)
+    return torch.cat(out, 1)
+
+
 class MNISTWays(TaskFamily):
     """N-way K-shot MNIST tasks with integer labels (loss ``"ce"``).
 
-    A task draws ``ways`` distinct digits and gives them labels 0..ways−1 in a
-    random order (``flip=True``) or in increasing digit order (``flip=False``).
+    A task draws ``ways`` distinct digits and gives them labels 0..ways−1 in increasing
+    digit order, except that with probability ``flip_probability`` (``flip=True``: 0.5;
+    ``flip=False``: 0, the fixed-label-order control) the task is *flipped*: its labels
+    follow a uniformly random order other than the increasing one (for two ways, the swap).
     ``split="train"`` and ``"test"`` use disjoint images; with
     ``held_out_digits=True`` they also use disjoint digits (0–6 versus 7–9).
 
@@ -75,8 +93,9 @@ class MNISTWays(TaskFamily):
 
     def __init__(self, ways: int = 5, shots: int = 5, queries: int = 15, split: str = "train",
                  held_out_digits: bool = False, source: str = "auto", root: str | None = None,
-                 download: bool = False, flip: bool = True, test_fraction: float = 0.3, split_seed: int = 0):
-        super().__init__(shots, queries, flip)
+                 download: bool = False, flip: bool = True, test_fraction: float = 0.3, split_seed: int = 0,
+                 flip_probability: float | None = None):
+        super().__init__(shots, queries, flip, flip_probability)
         self.ways = _checks.count("ways", ways, minimum=2)
         self.split = _checks.choice("split", split, SPLITS)
         _checks.choice("source", source, SOURCES)
@@ -108,8 +127,12 @@ class MNISTWays(TaskFamily):
     def _draw(self, n_tasks, generator):
         """Digits ``(T, ways)`` in label order, and images ``(T, ways, K+Q, 28, 28)``."""
         digit_idx = torch.rand(n_tasks, len(self.digits), generator=generator).argsort(1)[:, : self.ways]
-        if not self.flip:
+        if not (self.ways == 2 and self.flip_probability == 0.5):  # (pairs at 0.5: the random order, as always)
             digit_idx = digit_idx.sort(1).values
+            if self.flip_probability > 0:
+                flipped = self.signs(n_tasks, generator) < 0
+                order = _non_identity_permutations(n_tasks, self.ways, generator)
+                digit_idx = torch.where(flipped[:, None], digit_idx.gather(1, order), digit_idx)
         n = self.shots + self.queries
         per_class = self.images.shape[1]
         img_idx = torch.rand(n_tasks, self.ways, per_class, generator=generator).argsort(-1)[..., :n]
@@ -138,7 +161,11 @@ class MNISTWays(TaskFamily):
 
 
 class MNISTPairs(MNISTWays):
-    """Binary MNIST tasks: two digits, and (``flip=True``) a random choice of which is class 1.
+    """Binary MNIST tasks: two digits; the larger is class 1, except on flipped tasks (probability
+    ``flip_probability``; ``flip=True``: 0.5, a random choice of which is class 1), where it is class 0.
+    ``flip=False`` is the fixed-label-order control: the smaller digit is always class 0, so no pair
+    ever appears with both label orders (as in the threshold control, a digit's label still depends
+    on the other digit of its task).
 
     Shapes: ``x (T, 2K, 1, 28, 28)``; ``y (T, 2K, 1)`` in {0., 1.} for the ``"bce"`` loss.
     ``batch.sign`` is −1 where the larger digit is class 0 (the flipped label order).
@@ -148,9 +175,9 @@ class MNISTPairs(MNISTWays):
 
     def __init__(self, shots: int = 5, queries: int = 15, split: str = "train", held_out_digits: bool = False,
                  source: str = "auto", root: str | None = None, download: bool = False, flip: bool = True,
-                 test_fraction: float = 0.3, split_seed: int = 0):
+                 test_fraction: float = 0.3, split_seed: int = 0, flip_probability: float | None = None):
         super().__init__(2, shots, queries, split, held_out_digits, source, root, download, flip,
-                         test_fraction, split_seed)
+                         test_fraction, split_seed, flip_probability)
 
     def sample_tasks(self, n_tasks, generator):
         b = super().sample_tasks(n_tasks, generator)

@@ -9,7 +9,7 @@ from .base import TaskBatch, TaskFamily
 
 
 class Quadratic(TaskFamily):
-    """Each task's optimum is ``+u`` or (``flip=True``) ``−u`` with equal probability.
+    """Each task's optimum is ``+u``, or ``−u`` with probability ``flip_probability`` (``flip=True``: 0.5).
 
     Pair it with :class:`wormhole.models.Point` and the loss
     :func:`wormhole.losses.half_squared_distance`. The inputs carry no
@@ -18,8 +18,8 @@ class Quadratic(TaskFamily):
 
     loss = staticmethod(half_squared_distance)
 
-    def __init__(self, u, flip: bool = True):
-        super().__init__(shots=1, queries=1, flip=flip)
+    def __init__(self, u, flip: bool = True, flip_probability: float | None = None):
+        super().__init__(shots=1, queries=1, flip=flip, flip_probability=flip_probability)
         self.u = torch.as_tensor(u, dtype=torch.float32).flatten()
         if self.u.numel() == 0 or not torch.isfinite(self.u).all():
             raise ValueError(f"u must be a non-empty finite vector, got {u!r}")

@@ -48,7 +48,8 @@ class WaveletRegression(TaskFamily):
         wavelet: a name from :func:`supported_wavelets` (``"mexh"``, ``"morl"``,
             ``"gaus1"``, ``"db4"``, ...). The transform variant needs a continuous one.
         shots, queries: examples per task.
-        amplitude: range of ``|A|``; the sign is random when ``flip=True``, + otherwise.
+        amplitude: range of ``|A|``; the sign is − with probability ``flip_probability``
+            (``flip=True``: 0.5), always + with ``flip=False``.
         shift, scale: ranges of ``b`` and ``s`` (function variant).
         variant: ``"function"`` or ``"transform"``.
         signal_length: ``N`` of the transform variant's input signals.
@@ -61,8 +62,9 @@ class WaveletRegression(TaskFamily):
 
     def __init__(self, wavelet: str = "mexh", shots: int = 10, queries: int = 10,
                  amplitude=(0.5, 2.0), flip: bool = True, variant: str = "function", signal_length: int = 64,
-                 shift=(-2.0, 2.0), scale=(0.5, 2.0), x_max: float = 5.0, scales=(1, 2, 4, 8)):
-        super().__init__(shots, queries, flip)
+                 shift=(-2.0, 2.0), scale=(0.5, 2.0), x_max: float = 5.0, scales=(1, 2, 4, 8),
+                 flip_probability: float | None = None):
+        super().__init__(shots, queries, flip, flip_probability)
         self.variant = _checks.choice("variant", variant, VARIANTS)
         self.wavelet = wavelet
         self.amplitude = _checks.interval("amplitude", amplitude)
