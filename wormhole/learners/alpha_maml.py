@@ -36,13 +36,21 @@ class AlphaMAML(MAML):
     α is stored as its logarithm (``log_inner_lr``) so that it stays positive; the
     hypergradient step is taken on α itself.
 
-    Example:
-        >>> learner = AlphaMAML(MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4)
+    Example::
+
+        >>> import wormhole as wh
+        >>> learner = wh.AlphaMAML(wh.models.MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4)
+        >>> tasks = wh.tasks.Threshold(shots=5, queries=20, flip=True)
+        >>> history = wh.meta_train(learner, tasks, iterations=5, meta_batch=8, seed=0, progress=False)
+        >>> sorted(history.rates), len(history.rates["inner_lr"])   # α and η, once per iteration
+        (['inner_lr', 'meta_lr'], 5)
 
     References:
-        Behl, Baydin & Torr (2019), *Alpha MAML: Adaptive Model-Agnostic Meta-Learning*;
-        Baydin, Cornish, Martínez Rubio, Schmidt & Wood (2018), *Online Learning Rate
-        Adaptation with Hypergradient Descent*.
+        1. Behl, H. S., Baydin, A. G. & Torr, P. H. S. (2019). "Alpha MAML: Adaptive
+           Model-Agnostic Meta-Learning." arXiv preprint. https://arxiv.org/abs/1905.07435
+        2. Baydin, A. G., Cornish, R., Martínez Rubio, D., Schmidt, M. & Wood, F. (2018).
+           "Online Learning Rate Adaptation with Hypergradient Descent." ICLR.
+           https://arxiv.org/abs/1703.04782
     """
 
     def __init__(self, model: nn.Module, *, inner_hyper_lr: float = 1e-3, outer_hyper_lr: float = 1e-7, **kwargs):
