@@ -35,12 +35,18 @@ class ESMAML(MAML):
         **kwargs: ``loss``, ``inner_lr``, ``steps`` as for :class:`~wormhole.learners.base.MetaLearner`;
             the meta-gradient is first-order by construction.
 
-    Example:
-        >>> learner = ESMAML(MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4, n_samples=16)
+    Example::
+
+        >>> import wormhole as wh
+        >>> learner = wh.ESMAML(wh.models.MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4, n_samples=16)
+        >>> tasks = wh.tasks.Threshold(shots=5, queries=20, flip=True)
+        >>> history = wh.meta_train(learner, tasks, iterations=3, meta_batch=8, seed=0, progress=False)
+        >>> len(history.meta_loss), learner.first_order   # first-order by construction
+        (3, True)
 
     References:
-        Song, Gao, Yang, Choromanski, Pacchiano & Tang (2020), *ES-MAML: Simple Hessian-Free
-        Meta Learning*.
+        1. Song, X., Gao, W., Yang, Y., Choromanski, K., Pacchiano, A. & Tang, Y. (2020).
+           "ES-MAML: Simple Hessian-Free Meta Learning." ICLR. https://arxiv.org/abs/1910.01215
     """
 
     def __init__(self, model: nn.Module, *, n_samples: int = 32, sigma: float = 0.01, inner: str = "gradient",
