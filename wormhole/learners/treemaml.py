@@ -47,12 +47,23 @@ class TreeMAML(MAML):
             step, four at the second, ...).
         **kwargs: as for :class:`~wormhole.learners.base.MetaLearner`.
 
-    Example:
-        >>> learner = TreeMAML(MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4, steps=2)
+    Example::
+
+        >>> import torch, wormhole as wh
+        >>> learner = wh.TreeMAML(wh.models.MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4, steps=2)
+        >>> tasks = wh.tasks.Threshold(shots=5, queries=20, flip=True)
+        >>> history = wh.meta_train(learner, tasks, iterations=3, meta_batch=8, seed=0, progress=False)
+        >>> batch = tasks.sample(8, torch.Generator().manual_seed(1))
+        >>> grads = {"g": batch.sign[:, None].float()}      # toy "gradients": the tasks' sides
+        >>> labels, _ = learner.clusters(grads, depth=0)
+        >>> side = batch.sign.numpy()
+        >>> len(set(labels[side > 0])), len(set(labels[side < 0]))   # one cluster per side
+        (1, 1)
 
     References:
-        Nieradzik, Kastner & Adams (2021), *TreeMAML: Model-Agnostic Meta-Learning with a
-        Hierarchical Task Structure*.
+        1. Garcia, J. R., Freddi, F., Liao, F.-T., McGowan, J., Nieradzik, T., Shiu, D.-s., Tian, Y.
+           & Bernacchia, A. (2021). "Meta-Learning with MAML on Trees." arXiv preprint.
+           https://arxiv.org/abs/2103.04691
     """
 
     def __init__(self, model: nn.Module, *, branching: int = 2, **kwargs):
