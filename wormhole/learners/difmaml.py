@@ -60,11 +60,20 @@ class DifMAML(MetaLearner):
     meta-batch is split into K equal shares, one per agent. Adaptation and evaluation use the
     agents' average (the consensus).
 
-    Example:
-        >>> learner = DifMAML(MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4, agents=4, graph="ring")
+    Example::
+
+        >>> import wormhole as wh
+        >>> learner = wh.DifMAML(wh.models.MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4, agents=4, graph="ring")
+        >>> learner.agents["layers__0__weight"].shape       # one copy of θ per agent
+        torch.Size([4, 40, 1])
+        >>> tasks = wh.tasks.Threshold(shots=5, queries=20, flip=True)
+        >>> history = wh.meta_train(learner, tasks, iterations=5, meta_batch=8, seed=0, progress=False)
+        >>> learner.spread() > 0          # the agents differ, and are pulled together each step
+        True
 
     References:
-        Kayaalp, Vlaski & Sayed (2022), *Dif-MAML: Decentralized Multi-Agent Meta-Learning*.
+        1. Kayaalp, M., Vlaski, S. & Sayed, A. H. (2022). "Dif-MAML: Decentralized Multi-Agent
+           Meta-Learning." IEEE Open Journal of Signal Processing. https://arxiv.org/abs/2010.02870
     """
 
     def __init__(self, model: nn.Module, *, agents: int = 4, graph="ring", **kwargs):
@@ -134,8 +143,21 @@ class DifMAMLAgent(MetaLearner):
 
     Args:
         model: the network.
-        graph: as for :class:`DifMAML`; the number of agents is the number of processes.
-        **kwargs: as for :class:`~wormhole.learners.base.MetaLearner`.
+        graph: as for :class:`~wormhole.DifMAML`; the number of agents is the number of processes.
+        **kwargs: ``loss``, ``inner_lr``, ``steps``, ``first_order`` as for :class:`~wormhole.MAML`.
+
+    Example::
+
+        # agents.py; run it as: torchrun --nproc_per_node 4 agents.py   (4 agents on a ring)
+        import wormhole as wh
+
+        wh.distributed.init()                # gloo on the CPU, nccl with CUDA
+        agent = wh.DifMAMLAgent(wh.models.MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4, graph="ring")
+        history = wh.meta_train(agent, wh.tasks.Threshold(), iterations=100, meta_batch=32, seed=0)
+
+    References:
+        1. Kayaalp, M., Vlaski, S. & Sayed, A. H. (2022). "Dif-MAML: Decentralized Multi-Agent
+           Meta-Learning." IEEE Open Journal of Signal Processing. https://arxiv.org/abs/2010.02870
     """
 
     all_reduce_gradients = False
