@@ -23,6 +23,8 @@ from ..optim import Adam
 
 Params = dict[str, Tensor]
 MODEL_PREFIX = "model."
+#: prefix of the per-copy hyper-parameter entries a sweep adds to the stacked meta-parameters (never trained)
+HYPER_PREFIX = "hyper."
 
 
 def flat_name(name: str) -> str:
@@ -143,10 +145,18 @@ class MetaLearner(nn.Module):
     ========================= ===============================================================
 
     ``WormholeANIL`` and ``WormholeMetaSGD`` combine the mixins with :class:`~wormhole.Wormhole`.
+
+    **Sweepable numbers.** :attr:`sweepable` names the constructor arguments (numbers) in which
+    the configurations of one :func:`~wormhole.meta_train_sweep` may differ. The inner loop reads
+    such a value through :meth:`hyper`, which returns the sweep's per-copy tensor when there is
+    one and the attribute otherwise; a value that only sets an initial meta-parameter (w₀, a
+    learned rate's start) needs nothing more, since each copy starts from its own configuration.
     """
 
     #: under torchrun, sum the meta-gradients of the processes (False: each process is its own agent)
     all_reduce_gradients = True
+    #: constructor arguments that the configurations of one sweep may differ in (see :meth:`hyper`)
+    sweepable: tuple[str, ...] = ("inner_lr",)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -190,7 +200,13 @@ class MetaLearner(nn.Module):
 
     def inner_rates(self, meta: Params) -> dict[str, float | Tensor]:
         """Step size per fast weight (a float, or a tensor that broadcasts to it)."""
-        return {k: self.inner_lr for k in self.initial_fast(meta)}
+        rate = self.hyper(meta, "inner_lr")
+        return {k: rate for k in self.initial_fast(meta)}
+
+    def hyper(self, meta: Params, name: str) -> float | Tensor:
+        """The value of the sweepable hyper-parameter ``name`` for this copy of the meta-parameters:
+        the per-copy entry ``meta["hyper.<name>"]`` a sweep adds, else the attribute ``self.<name>``."""
+        return meta.get(HYPER_PREFIX + name, getattr(self, name))
 
     def forward_fast(self, meta: Params, fast: Params, x: Tensor) -> Tensor:
         """Prediction for one task's inputs ``x (N, ...)`` with fast weights ``fast``."""

@@ -95,6 +95,8 @@ class Wormhole(MetaLearner):
            (this update rule is the project's reconstruction from the abstract).
     """
 
+    sweepable = ("inner_lr", "wormhole_lr", "wormhole_init")
+
     def __init__(self, model: nn.Module, *, wormhole_lr: float | None = None, wormhole_init: float = 1.0,
                  placement: str = "output", granularity: str = "scalar", learn_wormhole_lr: bool = False,
                  **kwargs):
@@ -127,7 +129,7 @@ class Wormhole(MetaLearner):
         return _number(self._wormhole_rate(self.meta_parameters()))
 
     def _wormhole_rate(self, meta: Params) -> float | Tensor:
-        return meta["log_wormhole_lr"].exp() if self.learn_wormhole_lr else self.wormhole_lr
+        return meta["log_wormhole_lr"].exp() if self.learn_wormhole_lr else self.hyper(meta, "wormhole_lr")
 
     def reset_method_parameters(self) -> None:
         with torch.no_grad():
@@ -149,7 +151,8 @@ class Wormhole(MetaLearner):
         return {**self.model_parameters(meta), WORMHOLE_KEY: meta["wormhole_init"]}
 
     def inner_rates(self, meta: Params) -> dict[str, float | Tensor]:
-        rates = {k: self.inner_lr for k in self.model_parameters(meta)}
+        rate = self.hyper(meta, "inner_lr")
+        rates = {k: rate for k in self.model_parameters(meta)}
         rates[WORMHOLE_KEY] = self._wormhole_rate(meta)
         return rates
 
