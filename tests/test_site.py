@@ -133,3 +133,30 @@ def test_launch_buttons_open_this_notebook_in_the_configured_repository(page):
 def test_reference_pages_have_no_launch_buttons(page):
     html, launch = _html(page), _config()["launch_buttons"]
     assert not _links(html, launch["binderhub_url"].rstrip("/") + "/") and not _links(html, launch["colab_url"].rstrip("/") + "/")
+
+
+def _visible_text(html: str) -> str:
+    """The page's prose as a reader sees it (tags, scripts, styles and code blocks removed)."""
+    html = re.sub(r"<(script|style|pre)\b.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"<[^>]+>", "\n", html)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_markdown_reaches_the_page_as_raw_text(page):
+    """A generated Markdown table or heading that myst-nb rendered as plain text shows up as
+    rows of pipes (``|---|``, or ``|—|`` after smart quotes) or as a line starting with ``#``."""
+    text = _visible_text(_html(page))
+    assert not re.search(r"\|\s*[-—–:]{1,}\s*\|", text), f"{page} shows a raw Markdown table"
+    raw_heading = [line for line in text.splitlines() if re.match(r"\s*#{1,6} \w", line)]
+    assert not raw_heading, f"{page} shows raw Markdown headings: {raw_heading[:3]}"
+    assert "{glue" not in text, f"{page} shows an unresolved glue role"
+
+
+def test_results_table_is_an_html_table_with_every_claim():
+    html = _html("notebooks/09_results")
+    table = re.search(r'<table class="wormhole-results">.*?</table>', html, flags=re.S)
+    assert table, "the results table did not reach the page as an HTML table"
+    rows = re.findall(r"<tr>", table.group(0))
+    assert len(rows) == 8, f"expected a header and 7 claims, found {len(rows)} rows"
+    verdicts = re.findall(r"<td><b>([^<]+)</b></td></tr>", table.group(0))
+    assert len(verdicts) == 7 and set(verdicts) <= {"reproduced", "partly", "mixed", "no evidence", "contradicted"}
