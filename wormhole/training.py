@@ -34,7 +34,7 @@ class History:
     ``meta_loss`` and ``accuracy`` hold one value per iteration (accuracy is NaN
     for regression). ``logged`` holds, every ``log_every`` iterations, the
     iteration, the gradient conflict (mean pairwise cosine of per-task
-    meta-gradients) and the learner's :meth:`~wormhole.learners.base.MetaLearner.adapted_statistics`
+    meta-gradients) and the learner's :meth:`~wormhole.MetaLearner.adapted_statistics`
     (for Wormhole: w₀, the adapted w and its sign flips).
     ``rates`` holds per-iteration learning rates of methods that adapt them (Alpha MAML).
     ``seconds`` is the wall-clock time of each iteration for all seeds trained
@@ -51,6 +51,7 @@ class History:
 
     @property
     def iterations(self) -> int:
+        """The number of meta-iterations recorded."""
         return len(self.meta_loss)
 
     def seconds_per_iteration(self) -> float:
@@ -58,15 +59,18 @@ class History:
         return float(np.median(self.seconds)) / self.n_seeds if self.seconds else float("nan")
 
     def log(self, row: dict) -> None:
+        """Append one row of diagnostics (``{name: value}``) to :attr:`logged`."""
         for k, v in row.items():
             self.logged.setdefault(k, []).append(v)
 
     def to_dict(self) -> dict:
+        """Every field as plain data (what checkpoints and metrics files store)."""
         return {"seed": self.seed, "n_seeds": self.n_seeds, "meta_loss": self.meta_loss,
                 "accuracy": self.accuracy, "logged": self.logged, "seconds": self.seconds, "rates": self.rates}
 
     @classmethod
     def from_dict(cls, d: dict) -> "History":
+        """The inverse of :meth:`to_dict`."""
         return cls(**d)
 
 
@@ -221,21 +225,40 @@ def meta_train_seeds(learner: MetaLearner, tasks: TaskFamily, seeds, iterations:
                      seed_chunk: int | None = None) -> list[Run]:
     """Meta-train one configuration for several seeds at once (vectorised over seeds).
 
-    ``seed_chunk`` vectorises at most that many seeds at a time (``None``: all). Small
-    MLPs gain from one wide ``vmap``; convolutions on the CPU run faster one seed at
-    a time (see ``benchmarks/README.md``). The results are the same either way.
-
     Each seed fixes its own initialisation (``learner.reset_parameters``) and its own
-    task stream. Returns one :class:`Run` per seed, in the order of ``seeds``; ``learner``
-    itself is left unchanged (it is the template).
+    task stream, so every seed's run equals :func:`~wormhole.meta_train` with that seed.
 
-    With ``checkpoint=path`` the state is saved every ``log_every`` iterations and at the
-    end; if the file exists, training resumes from it and runs up to ``iterations`` in
-    total, bit-identical to an uninterrupted run. A checkpoint written with any other
-    setting (of the run, the learner, its model or the tasks) is refused with a
-    ``ValueError`` naming the setting. A non-finite meta-loss stops training with
-    ``FloatingPointError`` naming the iteration and seed. Diagnostics are logged at
-    iterations 0, log_every, 2·log_every, ... (a fixed grid, so that resumed runs log alike).
+    Args:
+        learner: the template :class:`~wormhole.MetaLearner`; it is copied for each seed and
+            left unchanged.
+        tasks: the training :class:`~wormhole.tasks.TaskFamily`.
+        seeds: distinct integer seeds (e.g. ``range(5)``).
+        iterations: meta-iterations (outer steps) per seed, in total when resuming.
+        meta_batch: tasks per meta-batch (under ``torchrun``, a multiple of the number of processes).
+        meta_lr: the outer optimiser's (initial) learning rate.
+        progress: show a progress bar.
+        checkpoint: a file path: the state is saved there every ``log_every`` iterations and
+            at the end; if the file exists, training resumes from it, bit-identical to an
+            uninterrupted run. ``None``: no checkpoints.
+        log_every: log the diagnostics (gradient conflict, the learner's
+            :meth:`~wormhole.MetaLearner.adapted_statistics`) every this many iterations, at
+            iterations 0, log_every, 2·log_every, ... (a fixed grid, so resumed runs log alike).
+        device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or a ``torch.device``
+            (:func:`~wormhole.devices.resolve_device`).
+        conflict_tasks: tasks whose per-task meta-gradients measure the gradient conflict (>= 2).
+        seed_chunk: vectorise at most this many seeds at a time (``None``: all). Small MLPs
+            gain from one wide ``vmap``; convolutions on the CPU run faster one seed at a time
+            (see ``benchmarks/README.md``). The results are the same either way.
+
+    Returns:
+        One :class:`~wormhole.Run` per seed, in the order of ``seeds``.
+
+    Raises:
+        ValueError: an argument is out of range (the message names it), or ``checkpoint`` was
+            written with any other setting (of the run, the learner, its model or the tasks;
+            the message names the setting).
+        FloatingPointError: the meta-loss became non-finite (the message names the iteration
+            and the seed).
     """
     if not isinstance(learner, MetaLearner):
         raise ValueError(f"learner must be a wormhole MetaLearner, got {type(learner).__name__}")
@@ -279,11 +302,44 @@ def meta_train(learner: MetaLearner, tasks: TaskFamily, iterations: int, meta_ba
                meta_lr: float = 1e-3, seed: int = 0, progress: bool = True, checkpoint: str | None = None,
                log_every: int = 50, device="auto", conflict_tasks: int = 16) -> History:
     """Meta-train ``learner`` in place on ``tasks`` with its outer optimiser (Adam; see
-    :meth:`~wormhole.learners.base.MetaLearner.outer_optimizer`); return its :class:`History`.
+    :meth:`~wormhole.MetaLearner.outer_optimizer`) and return its :class:`~wormhole.History`.
 
     The seed fixes the initialisation and the task stream: the learner's parameters are
     re-initialised from it (or restored from ``checkpoint``). Deterministic on the CPU.
-    See :func:`meta_train_seeds` for several seeds at once, checkpoints and errors.
+    Under ``torchrun`` (after :func:`wormhole.distributed.init`) the processes share every
+    meta-batch and the result equals the single-process run.
+
+    Args:
+        learner: the :class:`~wormhole.MetaLearner` to train; its meta-parameters are replaced
+            by the trained ones.
+        tasks: the training :class:`~wormhole.tasks.TaskFamily`.
+        iterations: meta-iterations (outer steps), in total when resuming from ``checkpoint``.
+        meta_batch: tasks per meta-batch.
+        meta_lr: the outer optimiser's (initial) learning rate (> 0).
+        seed: fixes the initialisation and the stream of training tasks.
+        progress: show a progress bar.
+        checkpoint: a file path to save to every ``log_every`` iterations and to resume from
+            if it exists (``None``: no checkpoints).
+        log_every: log the diagnostics in :attr:`History.logged <wormhole.History>` every this many iterations.
+        device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or a ``torch.device``.
+        conflict_tasks: tasks whose per-task meta-gradients measure the gradient conflict (>= 2).
+
+    Returns:
+        The :class:`~wormhole.History` of the run.
+
+    Raises:
+        ValueError: an argument is out of range or a checkpoint does not match, as in
+            :func:`~wormhole.meta_train_seeds`.
+        FloatingPointError: the meta-loss became non-finite.
+
+    Example::
+
+        >>> import wormhole as wh
+        >>> learner = wh.Wormhole(wh.models.MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4)
+        >>> history = wh.meta_train(learner, wh.tasks.Threshold(), iterations=5, meta_batch=8,
+        ...                         meta_lr=1e-3, seed=0, progress=False)
+        >>> history.iterations, len(history.meta_loss)
+        (5, 5)
     """
     (run,) = meta_train_seeds(learner, tasks, [seed], iterations, meta_batch, meta_lr, progress, checkpoint,
                               log_every, device, conflict_tasks)
