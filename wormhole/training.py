@@ -320,7 +320,7 @@ def meta_train(learner: MetaLearner, tasks: TaskFamily, iterations: int, meta_ba
         progress: show a progress bar.
         checkpoint: a file path to save to every ``log_every`` iterations and to resume from
             if it exists (``None``: no checkpoints).
-        log_every: log the diagnostics in :attr:`History.logged <wormhole.History>` every this many iterations.
+        log_every: log the diagnostics in ``History.logged`` every this many iterations.
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or a ``torch.device``.
         conflict_tasks: tasks whose per-task meta-gradients measure the gradient conflict (>= 2).
 
