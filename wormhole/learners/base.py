@@ -153,7 +153,7 @@ class MetaLearner(nn.Module):
     learned rate's start) needs nothing more, since each copy starts from its own configuration.
     """
 
-    #: under torchrun, sum the meta-gradients of the processes (False: each process is its own agent)
+    #: whether meta_train sums the meta-gradients of the processes under torchrun (False makes each process its own agent)
     all_reduce_gradients = True
     #: constructor arguments that the configurations of one sweep may differ in (see :meth:`hyper`)
     sweepable: tuple[str, ...] = ("inner_lr",)
