@@ -1,4 +1,12 @@
-"""``python -m wormhole run PROBLEM --method METHOD ...``: one experiment from the shell."""
+"""``python -m wormhole run PROBLEM --method METHOD ...``: one experiment from the shell.
+
+``run`` meta-trains one or both methods (MAML, Wormhole MAML, with the preset of
+:func:`wormhole.experiments.preset`) on one of the paper's problems for several seeds,
+evaluates every run on the same held-out tasks (:func:`wormhole.experiments.compare`), and
+writes ``metrics.json`` (:meth:`wormhole.experiments.Comparison.save`) and three figures,
+``training_curves.png``, ``inner_steps.png`` and ``conflict.png``, to ``--out``; it prints the
+table of :meth:`wormhole.experiments.Comparison.table`.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +19,7 @@ matplotlib.use("Agg")  # the CLI writes PNG files; it never opens a window
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m wormhole`` (its ``run`` subcommand and every option)."""
     p = argparse.ArgumentParser(prog="python -m wormhole", description=(
         "Wormhole MAML experiments. 'run' meta-trains one method on one problem for several seeds, "
         "evaluates on held-out tasks, and writes metrics.json plus PNG figures to --out."))
@@ -32,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit status (0)."""
     args = build_parser().parse_args(argv)
     from pathlib import Path
 
