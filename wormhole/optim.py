@@ -33,6 +33,7 @@ def per_copy(rate: Tensor, like: Tensor) -> Tensor:
 
 
 def adam_init(params: Params) -> dict:
+    """Adam's initial state for ``params``: step 0 and zero first and second moments."""
     return {"step": 0, "m": {k: torch.zeros_like(v) for k, v in params.items()},
             "v": {k: torch.zeros_like(v) for k, v in params.items()}}
 
