@@ -24,10 +24,12 @@ def active() -> bool:
 
 
 def rank() -> int:
+    """This process's rank in the process group (0 outside one)."""
     return dist.get_rank() if active() else 0
 
 
 def world_size() -> int:
+    """The number of processes in the process group (1 outside one)."""
     return dist.get_world_size() if active() else 1
 
 
@@ -44,6 +46,7 @@ def init(backend: str | None = None) -> None:
 
 
 def default_device() -> torch.device:
+    """The device ``device="auto"`` means under torchrun: this process's GPU (``LOCAL_RANK``), else the CPU."""
     if torch.cuda.is_available():
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) if active() else 0)
     return torch.device("cpu")
