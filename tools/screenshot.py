@@ -24,8 +24,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--site", default=str(ROOT / "_build" / "quick" / "_build" / "html"), help="built book folder")
     parser.add_argument("--page", default="notebooks/02_glued_parameter_space", help="page, without .html")
-    parser.add_argument("--anchor", default="sec-rule", help="scroll to this id first ('' for the top)")
-    parser.add_argument("--size", default="1280,900", help="window size, WIDTH,HEIGHT")
+    X
+    parser.add_argument("--size", default="1280,1000", help="window size, WIDTH,HEIGHT")
     parser.add_argument("--out", default=str(ROOT / "book" / "images" / "screenshot.png"))
     args = parser.parse_args(argv)
     page = Path(args.site) / f"{args.page}.html"
