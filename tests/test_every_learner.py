@@ -33,6 +33,8 @@ FACTORIES = {
     "TreeMAML": lambda m, **kw: wh.TreeMAML(m, **kw),
     "DifMAML": lambda m, **kw: wh.DifMAML(m, agents=2, **kw),
     "DifMAMLAgent": lambda m, **kw: wh.DifMAMLAgent(m, **kw),
+    "LearnedScale": lambda m, **kw: wh.LearnedScale(m, wormhole_init=0.5, **kw),
+    "LearnedStep": lambda m, **kw: wh.LearnedStep(m, **kw),
 }
 
 

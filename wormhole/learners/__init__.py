@@ -1,5 +1,6 @@
 """Meta-learners: one small module per method, all sharing :class:`MetaLearner`'s functional core."""
 
+from .ablations import LearnedScale, LearnedStep
 from .alpha_maml import AlphaMAML
 from .anil import ANIL, WormholeANIL
 from .base import MetaLearner
@@ -11,4 +12,4 @@ from .treemaml import TreeMAML
 from .wormhole import Wormhole
 
 __all__ = ["MetaLearner", "MAML", "Wormhole", "ANIL", "WormholeANIL", "MetaSGD", "WormholeMetaSGD", "AlphaMAML",
-           "ESMAML", "TreeMAML", "DifMAML", "DifMAMLAgent"]
+           "ESMAML", "TreeMAML", "DifMAML", "DifMAMLAgent", "LearnedScale", "LearnedStep"]
