@@ -20,6 +20,7 @@ from .diagnostics import adaptation_statistics
 from .evaluation import Evaluation, evaluate
 from .learners import MAML, Wormhole
 from .book import metrics_dir, provenance, quick
+from .report import metric_label
 from .checkpoints import atomic_write
 from .stats import Paired, fmt, mean_ci, paired, signed_fmt
 from .tasks.base import TaskFamily
@@ -234,12 +235,6 @@ def contrast(comparison: Comparison, baseline: str, candidate: str, steps: int =
     return paired(comparison[candidate].per_seed(steps, metric), comparison[baseline].per_seed(steps, metric),
                   higher_is_better=higher, level=level,
                   label=f"{comparison.name} · {candidate} vs {baseline} · {metric_label(metric, steps)}")
-
-
-def metric_label(metric: str, steps: int = 1) -> str:
-    """``"accuracy@1"``, ``"conflict (end of training)"``, ..."""
-    return {"conflict": "conflict (end of training)", "conflict_during_training": "conflict (mean over training)",
-            "loss": f"loss@{steps}", "accuracy": f"accuracy@{steps}"}.get(metric, metric)
 
 
 def describe_contrast(c: Paired) -> str:
