@@ -288,7 +288,7 @@ class MetaLearner(nn.Module):
         ``vectorize=True`` runs the inner loop with ``vmap`` over tasks; ``vectorize=False`` runs the
         reference loop over tasks (slow; for tests and the benchmark). Both give the same numbers.
         Returns ``losses (T,)`` and extras: ``accuracy (T,)`` (NaN for regression), ``fast``, the
-        adapted fast weights, and ``adapted``, the :meth:`adapted_quantities` (leading task dimension).
+        adapted fast weights, and ``adapted``, the :meth:`~wormhole.MetaLearner.adapted_quantities` (leading task dimension).
         """
         steps = self.steps if steps is None else steps
         if vectorize:
