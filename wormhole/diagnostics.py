@@ -57,7 +57,7 @@ def _adapted(learner: MetaLearner, batch: TaskBatch, steps: int | None) -> tuple
 
 
 def adaptation_statistics(learner: MetaLearner, batch: TaskBatch, steps: int | None = None) -> dict[str, float]:
-    """The learner's own summary (:meth:`~wormhole.learners.base.MetaLearner.adapted_statistics`)
+    """The learner's own summary (:meth:`~wormhole.MetaLearner.adapted_statistics`)
     of what its inner loop adapted on ``batch``; empty for methods that report nothing."""
     meta, adapted = _adapted(learner, batch, steps)
     return learner.adapted_statistics(meta, adapted, batch.sign) if adapted else {}
