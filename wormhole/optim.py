@@ -7,7 +7,7 @@
 * ``step(meta, grads, state) -> (meta, state)``, the same arithmetic for every copy;
 * ``rates(meta, state) -> {name: Tensor (S,)}``, learning rates worth recording (``History.rates``).
 
-A learner chooses its optimiser in :meth:`~wormhole.learners.base.MetaLearner.outer_optimizer`.
+A learner chooses its optimiser in :meth:`~wormhole.MetaLearner.outer_optimizer`.
 """
 
 from __future__ import annotations
