@@ -59,7 +59,7 @@ class History:
         return float(np.median(self.seconds)) / self.n_seeds if self.seconds else float("nan")
 
     def log(self, row: dict) -> None:
-        """Append one row of diagnostics (``{name: value}``) to :attr:`logged`."""
+        """Append one row of diagnostics (``{name: value}``) to ``logged``."""
         for k, v in row.items():
             self.logged.setdefault(k, []).append(v)
 
