@@ -92,6 +92,7 @@ class Paired:
 
     @property
     def improvement(self) -> float:
+        """The mean difference signed so that positive is better for the candidate."""
         return self.diff if self.higher_is_better else -self.diff
 
     @property
@@ -183,6 +184,7 @@ class Judgement:
         return sum(c.diverged_candidate + c.diverged_baseline for c in self.comparisons)
 
     def counts(self) -> dict[str, int]:
+        """How many comparisons came out ``better``, ``worse`` and ``tie``."""
         return {k: self.outcomes.count(k) for k in ("better", "worse", "tie")}
 
 
