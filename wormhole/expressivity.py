@@ -47,10 +47,12 @@ class Directions:
 
     @property
     def added(self) -> int:
+        """Directions the extra quantities add: ``rank_joint − rank_theta``."""
         return self.rank_joint - self.rank_theta
 
     @property
     def saturated(self) -> bool:
+        """True when θ's rank plus the extra quantities exceed the number of rows, so nothing more can be added."""
         return self.rank_theta + self.n_extra > self.rows
 
 
