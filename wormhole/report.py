@@ -123,6 +123,7 @@ class Claim:
 
     @property
     def verdict(self) -> str:
+        """The claim's verdict word (``"no measurements"`` when nothing measured it)."""
         return self.judgement.verdict if self.judgement else "no measurements"
 
 
