@@ -38,6 +38,7 @@ class Evaluation:
         return out
 
     def mean_loss(self, steps: int) -> float:
+        """The query loss after ``steps`` inner steps, averaged over the evaluation tasks."""
         return float(self.loss[:, self.steps.index(steps)].mean())
 
     def __str__(self) -> str:
