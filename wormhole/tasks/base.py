@@ -29,6 +29,7 @@ class TaskBatch(NamedTuple):
 
     @property
     def n_tasks(self) -> int:
+        """The number of tasks T."""
         return self.support_x.shape[0]
 
     def tensors(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -36,6 +37,7 @@ class TaskBatch(NamedTuple):
         return self.support_x, self.support_y, self.query_x, self.query_y
 
     def to(self, device) -> "TaskBatch":
+        """The same batch with every tensor on ``device``."""
         return TaskBatch(*(None if t is None else t.to(device) for t in self))
 
     def select(self, index) -> "TaskBatch":
