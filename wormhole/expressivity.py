@@ -47,7 +47,7 @@ class Directions:
 
     @property
     def added(self) -> int:
-        """Directions the extra quantities add: ``rank_joint − rank_theta``."""
+        """The number of directions the extra quantities add, ``rank_joint − rank_theta``."""
         return self.rank_joint - self.rank_theta
 
     @property
