@@ -1,7 +1,7 @@
 """Run a comparison of meta-learners over seeds, evaluate them on shared tasks, save the metrics.
 
 The chapters and the CLI call :func:`compare`; the training loop lives in
-:mod:`wormhole.training` and is never repeated in a notebook.
+:func:`wormhole.meta_train_seeds` and is never repeated in a notebook.
 """
 
 from __future__ import annotations
@@ -88,9 +88,13 @@ class MethodResult:
         return np.array([np.mean(r.history.logged[key]) for r in self.runs])
 
     def seconds_per_iteration(self) -> np.ndarray:
+        """Per seed, the median wall-clock seconds of one meta-iteration (:meth:`wormhole.History.seconds_per_iteration`)."""
         return np.array([r.history.seconds_per_iteration() for r in self.runs])
 
     def summary(self) -> dict:
+        """Plain data for the metrics file: loss and accuracy after each number of inner steps
+        (mean and 95% CI half-width over seeds, and per seed), gradient conflict, time per iteration,
+        added measures, the adapted-multiplier statistics if any, the learner's record and the seeds."""
         def ci(values):
             m, h = mean_ci(values)
             return [float(m), float(h)]
@@ -126,6 +130,8 @@ class Comparison:
         return self.methods[key]
 
     def summary(self) -> dict:
+        """Plain data for the metrics file: the comparison's name, configuration, provenance and
+        every method's :meth:`MethodResult.summary`."""
         return {"name": self.name, "config": self.config, "provenance": provenance(),
                 "methods": {k: m.summary() for k, m in self.methods.items()}}
 
