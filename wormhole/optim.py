@@ -72,9 +72,11 @@ class Adam:
         self.lr = lr
 
     def init(self, meta: Params) -> dict:
+        """The optimiser state for the stacked meta-parameters ``meta``."""
         return adam_init(meta)
 
     def step(self, meta: Params, grads: Params, state: dict) -> tuple[Params, dict]:
+        """One update: the new meta-parameters and the new state."""
         return adam_step(meta, grads, state, self.lr)
 
     def rates(self, meta: Params, state: dict) -> dict:
@@ -97,10 +99,12 @@ class AdamHD:
         self.lr, self.hyper_lr = lr, hyper_lr
 
     def init(self, meta: Params) -> dict:
+        """Adam's state and one rate η per copy (leading dimension S), starting at ``lr``."""
         ref = next(iter(meta.values()))
         return {"adam": adam_init(meta), "lr": torch.full((ref.shape[0],), self.lr, dtype=ref.dtype, device=ref.device)}
 
     def step(self, meta: Params, grads: Params, state: dict) -> tuple[Params, dict]:
+        """A hypergradient step on each copy's η, then Adam's step with it."""
         h = dot_per_copy(grads, adam_direction(state["adam"]))
         lr = (state["lr"] + self.hyper_lr * h).clamp_min(0)
         m, v, t = _moments(grads, state["adam"], BETAS)
@@ -110,4 +114,5 @@ class AdamHD:
         return new, {"adam": adam, "lr": lr}
 
     def rates(self, meta: Params, state: dict) -> dict:
+        """The current η of each copy, recorded by ``meta_train`` in ``History.rates``."""
         return {"meta_lr": state["lr"]}
