@@ -112,6 +112,7 @@ class Point(nn.Module):
         self.theta = nn.Parameter(init if init.is_floating_point() else init.float())
 
     def reset_parameters(self):
+        """Draw θ from N(0, 0.1²)."""
         nn.init.normal_(self.theta, std=0.1)
 
     def forward(self, x: torch.Tensor, layer_scales: torch.Tensor | None = None) -> torch.Tensor:
