@@ -235,6 +235,7 @@ class MetaLearner(nn.Module):
 
     # ------------------------------------------------------------- the inner loop
     def support_loss(self, meta: Params, fast: Params, x: Tensor, y: Tensor) -> Tensor:
+        """The loss of one task's examples ``x``, ``y`` under fast weights ``fast``."""
         return self.loss_fn(self.forward_fast(meta, fast, x), y)
 
     def step(self, meta: Params, fast: Params, grads: Params) -> Params:
