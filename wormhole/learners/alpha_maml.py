@@ -83,9 +83,11 @@ class AlphaMAMLOptimizer:
         return {k: v for k, v in params.items() if k != ALPHA_KEY}
 
     def init(self, meta: Params) -> dict:
+        """Adam-HD's state for θ (α needs none)."""
         return self.outer.init(self._theta(meta))
 
     def step(self, meta: Params, grads: Params, state: dict) -> tuple[Params, dict]:
+        """Adam-HD's step on θ and a hypergradient step of size ``inner_hyper_lr`` on α."""
         new, state = self.outer.step(self._theta(meta), self._theta(grads), state)
         alpha = meta[ALPHA_KEY].exp()
         # d meta-loss / d alpha = d/d log α · (1/α): a hypergradient step on α itself
@@ -93,4 +95,5 @@ class AlphaMAMLOptimizer:
         return {**new, ALPHA_KEY: alpha.log()}, state
 
     def rates(self, meta: Params, state: dict) -> dict:
+        """The current η (``meta_lr``) and α (``inner_lr``) of each copy, for ``History.rates``."""
         return {**self.outer.rates(meta, state), "inner_lr": meta[ALPHA_KEY].exp()}
