@@ -37,8 +37,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as _st
 
+#: the five verdict words of :func:`verdict`, from best to worst
 VERDICTS = ("reproduced", "partly", "mixed", "no evidence", "contradicted")
-#: statistical power at which :attr:`Paired.detectable` is the smallest detectable difference
+#: statistical power at which the ``detectable`` of a :class:`Paired` is the smallest detectable difference
 POWER = 0.8
 
 
