@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 VERSION = 3
+#: the entries of a checkpoint file
 FIELDS = {"config", "iteration", "meta", "optimizer", "generators", "histories"}
 
 
