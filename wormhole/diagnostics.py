@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 from torch.func import grad, vmap
 
-from .learners.base import MetaLearner, Params
+from .learners.base import HYPER_PREFIX, MetaLearner, Params
 from .tasks.base import TaskBatch
 
 
@@ -20,12 +20,14 @@ class Conflict(NamedTuple):
 
 
 def per_task_meta_gradients(learner: MetaLearner, batch: TaskBatch, meta: Params | None = None) -> Tensor:
-    """Each task's meta-gradient, flattened over all meta-parameters: shape ``(T, P)``."""
+    """Each task's meta-gradient, flattened over all meta-parameters: shape ``(T, P)``. A sweep's
+    per-copy numbers in ``meta`` (``"hyper.<name>"``) are used, not differentiated."""
     meta = learner.meta_parameters() if meta is None else meta
     meta = {k: v.detach() for k, v in meta.items()}
+    hyper = {k: meta.pop(k) for k in list(meta) if k.startswith(HYPER_PREFIX)}
 
     def one_task(m, sx, sy, qx, qy):
-        return learner.task_losses(m, sx[None], sy[None], qx[None], qy[None])[0][0]
+        return learner.task_losses({**m, **hyper}, sx[None], sy[None], qx[None], qy[None])[0][0]
 
     g = vmap(grad(one_task), in_dims=(None, 0, 0, 0, 0))(meta, *batch.tensors())
     return torch.cat([v.reshape(v.shape[0], -1) for v in g.values()], dim=1)
@@ -47,6 +49,23 @@ def gradient_conflict(learner: MetaLearner, batch: TaskBatch, meta: Params | Non
     t = c.shape[0]
     off = c[~torch.eye(t, dtype=torch.bool, device=c.device)]
     return Conflict(float(off.mean()) if t > 1 else float("nan"), c.detach())
+
+
+def conflict_per_copy(learner: MetaLearner, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor) -> list[float]:
+    """:func:`gradient_conflict`'s ``mean`` for each of C stacked copies of the meta-parameters
+    (leading dimension C, as ``meta_train`` holds them), each on its own tasks (``sx (C, T, ...)``).
+    One ``vmap`` over copies where the learner's inner loop is traceable by ``torch.func`` (it keeps
+    the default :meth:`~wormhole.MetaLearner.meta_gradients`), else one copy at a time."""
+    if type(learner).meta_gradients is not MetaLearner.meta_gradients:
+        return [gradient_conflict(learner, TaskBatch(*(t[i] for t in (sx, sy, qx, qy))),
+                                  {k: v[i] for k, v in meta.items()}).mean for i in range(sx.shape[0])]
+    grads = vmap(lambda m, *t: per_task_meta_gradients(learner, TaskBatch(*t), m))(meta, sx, sy, qx, qy)
+    c = vmap(cosine_matrix)(grads)  # (C, T, T)
+    t = c.shape[1]
+    if t < 2:
+        return [float("nan")] * c.shape[0]
+    off = ~torch.eye(t, dtype=torch.bool, device=c.device)
+    return c[:, off].mean(1).tolist()
 
 
 def _adapted(learner: MetaLearner, batch: TaskBatch, steps: int | None) -> tuple[Params, dict[str, Tensor]]:

@@ -1,10 +1,14 @@
-"""Meta-training: several seeds of one configuration in one vectorised run.
+"""Meta-training: several seeds, and several configurations of one method, in one vectorised run.
 
-The meta-parameters of S seeds are stacked (leading dimension S) and the
-meta-gradient is ``vmap``-ed over seeds as well as tasks, so five seeds of a
-small model cost little more than one. The outer optimiser (:mod:`wormhole.optim`)
-works on the stacked dicts with the same arithmetic for every seed, so each seed's
-run equals the run of that seed alone.
+The meta-parameters of every *copy* (a configuration and a seed) are stacked (leading
+dimension C·S) and the meta-gradient is ``vmap``-ed over copies as well as tasks, so five
+seeds of a small model cost little more than one. The outer optimiser (:mod:`wormhole.optim`)
+works on the stacked dicts with the same arithmetic for every copy, so each copy's run equals
+the run of that seed and configuration alone. Configurations of a sweep
+(:func:`meta_train_sweep`) differ only in numbers (:attr:`~wormhole.MetaLearner.sweepable`):
+their rates become per-copy tensors, entries ``"hyper.<name>"`` that travel with the stacked
+meta-parameters into the inner loop (:meth:`~wormhole.MetaLearner.hyper`) and are never trained.
+:func:`meta_train_seeds` is the sweep of one configuration.
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ from tqdm.auto import tqdm
 
 from . import _checks, checkpoints, distributed
 from .devices import resolve_device
-from .diagnostics import gradient_conflict
-from .learners.base import MetaLearner, Params
+from .diagnostics import conflict_per_copy
+from .learners.base import HYPER_PREFIX, MetaLearner, Params
 from .seeding import stream_seed
 from .tasks.base import TaskBatch, TaskFamily
 
@@ -37,8 +41,10 @@ class History:
     meta-gradients) and the learner's :meth:`~wormhole.MetaLearner.adapted_statistics`
     (for Wormhole: w₀, the adapted w and its sign flips).
     ``rates`` holds per-iteration learning rates of methods that adapt them (Alpha MAML).
-    ``seconds`` is the wall-clock time of each iteration for all seeds trained
-    together (``n_seeds`` of them); it is the one field that is not deterministic.
+    ``seconds`` is the wall-clock time of each iteration for all copies (seeds, and
+    configurations of a sweep) trained together (``n_seeds`` of them); it is the one field
+    that is not deterministic. ``diverged_at`` is the first iteration with a non-finite
+    meta-loss when training went on past it (``on_nonfinite="continue"``), else ``None``.
     """
 
     seed: int
@@ -48,6 +54,7 @@ class History:
     logged: dict = field(default_factory=dict)
     seconds: list = field(default_factory=list)
     rates: dict = field(default_factory=dict)
+    diverged_at: int | None = None
 
     @property
     def iterations(self) -> int:
@@ -66,7 +73,8 @@ class History:
     def to_dict(self) -> dict:
         """Every field as plain data (what checkpoints and metrics files store)."""
         return {"seed": self.seed, "n_seeds": self.n_seeds, "meta_loss": self.meta_loss,
-                "accuracy": self.accuracy, "logged": self.logged, "seconds": self.seconds, "rates": self.rates}
+                "accuracy": self.accuracy, "logged": self.logged, "seconds": self.seconds, "rates": self.rates,
+                "diverged_at": self.diverged_at}
 
     @classmethod
     def from_dict(cls, d: dict) -> "History":
@@ -85,9 +93,11 @@ class Run:
 
 @dataclass
 class _Training:
-    """Everything one call of :func:`meta_train_seeds` carries from iteration to iteration."""
+    """Everything one vectorised run carries from iteration to iteration. Copy ``i`` trains
+    configuration ``i // len(seeds)`` with seed ``seeds[i % len(seeds)]``."""
 
-    learner: MetaLearner  # the template, on the device
+    learner: MetaLearner  # the template (the first configuration), on the device
+    learners: list  # every configuration, on the device
     tasks: TaskFamily
     seeds: list
     meta_batch: int
@@ -98,6 +108,8 @@ class _Training:
     local: slice  # this process's share of every meta-batch (all of it outside torchrun)
     optimizer: object
     config: dict
+    on_nonfinite: str = "raise"
+    hyper: Params = None  # per-copy values of the sweepable numbers the configurations differ in
     meta: Params = None
     opt_state: dict = None
     generators: list = None
@@ -106,31 +118,72 @@ class _Training:
 
 
 # ---------------------------------------------------------------- set-up
-def _set_up(learner, tasks, seeds, meta_batch, meta_lr, checkpoint, log_every, device, conflict_tasks) -> _Training:
+def check_sweep(learners: list[MetaLearner]) -> None:
+    """Raise ``ValueError`` unless ``learners`` can train together in one sweep: one class, one
+    model architecture, and equal in every recorded setting but the class's
+    :attr:`~wormhole.MetaLearner.sweepable` numbers."""
+    first = learners[0]
+    a = first.describe()
+    for i, other in enumerate(learners[1:], 1):
+        if type(other) is not type(first):
+            raise ValueError(f"learners must all be one method to sweep together; learners[{i}] is "
+                             f"{type(other).__name__}, learners[0] is {type(first).__name__}")
+        b = other.describe()
+        for key in sorted(set(a) | set(b)):
+            if key not in first.sweepable and a.get(key) != b.get(key):
+                allowed = ", ".join(first.sweepable) or "nothing"
+                raise ValueError(f"learners[{i}] differs from learners[0] in {key!r} ({b.get(key)!r} vs "
+                                 f"{a.get(key)!r}); the configurations of one sweep of {type(first).__name__} "
+                                 f"may differ only in {allowed}")
+        if repr(other.model) != repr(first.model) or other.loss_fn is not first.loss_fn:
+            raise ValueError(f"learners[{i}] has another model or loss than learners[0]; a sweep trains one "
+                             f"architecture and loss")
+
+
+def _hyper(templates: list[MetaLearner], n_seeds: int, device) -> Params:
+    """Per-copy tensors of the sweepable numbers (attributes that are numbers, not meta-parameters)
+    in which the configurations differ; empty for one configuration."""
+    out = {}
+    dtype = next(templates[0].parameters()).dtype
+    for name in templates[0].sweepable:
+        values = [getattr(t, name) for t in templates]
+        if isinstance(values[0], (int, float)) and not isinstance(values[0], bool) and len(set(values)) > 1:
+            out[HYPER_PREFIX + name] = torch.tensor([v for v in values for _ in range(n_seeds)], dtype=dtype,
+                                                    device=device)
+    return out
+
+
+def _set_up(learners, tasks, seeds, meta_batch, meta_lr, checkpoint, log_every, device, conflict_tasks,
+            on_nonfinite) -> _Training:
     device = distributed.default_device() if device == "auto" and distributed.active() else resolve_device(device)
-    template = copy.deepcopy(learner).to(device)
+    templates = [copy.deepcopy(learner).to(device) for learner in learners]
+    template = templates[0]
     template.check_batch(tasks.sample(1, torch.Generator().manual_seed(0)).to(device))
+    described = {"learner": template.describe()} if len(templates) == 1 else \
+        {"learners": [t.describe() for t in templates]}
     config = {"seeds": seeds, "meta_batch": meta_batch, "meta_lr": meta_lr, "log_every": log_every,
-              "learner": template.describe(), "tasks": tasks.describe(), "conflict_tasks": conflict_tasks}
-    run = _Training(template, tasks, seeds, meta_batch, log_every, conflict_tasks, checkpoint, device,
-                    distributed.share(meta_batch), template.outer_optimizer(meta_lr), config)
+              **described, "tasks": tasks.describe(), "conflict_tasks": conflict_tasks}
+    run = _Training(template, templates, tasks, seeds, meta_batch, log_every, conflict_tasks, checkpoint, device,
+                    distributed.share(meta_batch), template.outer_optimizer(meta_lr), config, on_nonfinite,
+                    _hyper(templates, len(seeds), device))
     if checkpoint is not None and os.path.exists(checkpoint):
         _resume(run, checkpoint)
     else:
-        _start_afresh(run, learner)
+        _start_afresh(run, learners)
     return run
 
 
-def _start_afresh(run: _Training, learner: MetaLearner) -> None:
+def _start_afresh(run: _Training, learners: list[MetaLearner]) -> None:
     inits = []
-    for s in run.seeds:
-        fresh = copy.deepcopy(learner)
-        fresh.reset_parameters(stream_seed(s, "init"))
-        inits.append({k: v.detach() for k, v in fresh.meta_parameters().items()})
+    for learner in learners:
+        for s in run.seeds:
+            fresh = copy.deepcopy(learner)
+            fresh.reset_parameters(stream_seed(s, "init"))
+            inits.append({k: v.detach() for k, v in fresh.meta_parameters().items()})
     run.meta = {k: torch.stack([p[k] for p in inits]).to(run.device) for k in inits[0]}
     run.opt_state = run.optimizer.init(run.meta)
     run.generators = [torch.Generator().manual_seed(stream_seed(s, "tasks")) for s in run.seeds]
-    run.histories = [History(seed=s, n_seeds=len(run.seeds)) for s in run.seeds]
+    run.histories = [History(seed=s, n_seeds=len(inits)) for _ in learners for s in run.seeds]
 
 
 def _resume(run: _Training, path: str) -> None:
@@ -147,12 +200,24 @@ def _resume(run: _Training, path: str) -> None:
 
 
 # ---------------------------------------------------------------- one iteration
+def _copies(run: _Training) -> int:
+    return len(run.learners) * len(run.seeds)
+
+
+def _copy_meta(run: _Training, i: int) -> Params:
+    """Copy ``i``'s meta-parameters with its sweep values (``"hyper.<name>"``)."""
+    return {k: v[i] for k, v in {**run.meta, **run.hyper}.items()}
+
+
 def _meta_gradients(run: _Training, batches: list[TaskBatch], it: int):
-    """The meta-gradients of every seed on its batch (this process's share), summed over processes."""
+    """The meta-gradients of every copy on its seed's batch (this process's share), summed over processes."""
     stacked = [torch.stack(ts)[:, run.local].to(run.device) for ts in zip(*(b.tensors() for b in batches))]
-    noise = [stream_seed(s, "noise") + it for s in run.seeds]
-    grads, (loss, acc, adapted) = run.learner.meta_gradients(run.meta, *stacked, total_tasks=run.meta_batch,
-                                                             noise_seeds=noise)
+    if len(run.learners) > 1:  # every configuration trains on its seed's tasks
+        stacked = [t.repeat(len(run.learners), *[1] * (t.dim() - 1)) for t in stacked]
+    noise = [stream_seed(s, "noise") + it for _ in run.learners for s in run.seeds]
+    grads, (loss, acc, adapted) = run.learner.meta_gradients({**run.meta, **run.hyper}, *stacked,
+                                                             total_tasks=run.meta_batch, noise_seeds=noise)
+    grads = {k: v for k, v in grads.items() if k in run.meta}  # the sweep's numbers are not trained
     if distributed.active():
         if run.learner.all_reduce_gradients:
             grads = distributed.all_reduce_sum(grads)
@@ -160,19 +225,28 @@ def _meta_gradients(run: _Training, batches: list[TaskBatch], it: int):
         adapted = {k: distributed.all_gather_cat(v, dim=1) for k, v in adapted.items()}
     bad = ~torch.isfinite(loss)
     if bad.any():
-        s = run.seeds[int(bad.nonzero()[0])]
-        raise FloatingPointError(f"meta-loss is not finite ({float(loss[bad][0])}) at iteration {it} "
-                                 f"for seed {s}; lower meta_lr or inner_lr")
+        first = int(bad.nonzero()[0])
+        if run.on_nonfinite == "raise":
+            which = f"seed {run.seeds[first % len(run.seeds)]}"
+            if len(run.learners) > 1:
+                which += f" of configuration {first // len(run.seeds)}"
+            raise FloatingPointError(f"meta-loss is not finite ({float(loss[bad][0])}) at iteration {it} "
+                                     f"for {which}; lower meta_lr or inner_lr")
+        for i in bad.nonzero().flatten().tolist():
+            if run.histories[i].diverged_at is None:
+                run.histories[i].diverged_at = it
     return grads, loss, acc, adapted
 
 
 def _log_diagnostics(run: _Training, it: int, batches: list[TaskBatch], adapted: dict[str, Tensor]) -> None:
-    """Log the gradient conflict and the learner's adapted statistics of each seed (before its step)."""
-    for i, (h, b) in enumerate(zip(run.histories, batches)):
-        meta = {k: v[i] for k, v in run.meta.items()}
-        row = {"iteration": it,
-               "conflict": gradient_conflict(run.learner, b.select(slice(0, run.conflict_tasks)).to(run.device),
-                                             meta).mean}
+    """Log the gradient conflict and the learner's adapted statistics of each copy (before its step)."""
+    subsets = [b.select(slice(0, run.conflict_tasks)).to(run.device) for b in batches]
+    stacked = [torch.stack(ts).repeat(len(run.learners), *[1] * ts[0].dim()) for ts in zip(*(b.tensors() for b in subsets))]
+    conflicts = conflict_per_copy(run.learner, {**run.meta, **run.hyper}, *stacked)
+    for i, h in enumerate(run.histories):
+        b = batches[i % len(run.seeds)]
+        meta = _copy_meta(run, i)
+        row = {"iteration": it, "conflict": conflicts[i]}
         if adapted:
             row.update(run.learner.adapted_statistics(meta, {k: v[i] for k, v in adapted.items()}, b.sign))
         h.log(row)
@@ -190,13 +264,14 @@ def _step(run: _Training, it: int) -> tuple[Tensor, Tensor]:
 
 
 def _record(run: _Training, loss: Tensor, acc: Tensor, seconds: float) -> None:
-    rates = {k: v.detach().cpu() for k, v in run.optimizer.rates(run.meta, run.opt_state).items()}
-    for i, h in enumerate(run.histories):
-        h.meta_loss.append(float(loss[i]))
-        h.accuracy.append(float(acc[i]))
+    rates = {k: v.detach().cpu().tolist() for k, v in run.optimizer.rates(run.meta, run.opt_state).items()}
+    for h, li, ai in zip(run.histories, loss.tolist(), acc.tolist()):
+        h.meta_loss.append(li)
+        h.accuracy.append(ai)
         h.seconds.append(seconds)
-        for k, v in rates.items():
-            h.rates.setdefault(k, []).append(float(v[i]))
+    for k, v in rates.items():
+        for h, vi in zip(run.histories, v):
+            h.rates.setdefault(k, []).append(vi)
 
 
 def _save(run: _Training, done: int) -> None:
@@ -208,13 +283,14 @@ def _save(run: _Training, done: int) -> None:
 
 # ---------------------------------------------------------------- results
 def _runs(run: _Training) -> list[Run]:
+    """One :class:`Run` per copy (configuration-major), each with a copy of its own configuration."""
     out = []
-    for i, (s, h) in enumerate(zip(run.seeds, run.histories)):
-        trained = copy.deepcopy(run.learner)
+    for i, h in enumerate(run.histories):
+        trained = copy.deepcopy(run.learners[i // len(run.seeds)])
         with torch.no_grad():
             for k, p in trained.meta_parameters().items():
                 p.copy_(run.meta[k][i])
-        out.append(Run(s, trained, h))
+        out.append(Run(h.seed, trained, h))
     return out
 
 
@@ -262,40 +338,93 @@ def meta_train_seeds(learner: MetaLearner, tasks: TaskFamily, seeds, iterations:
     """
     if not isinstance(learner, MetaLearner):
         raise ValueError(f"learner must be a wormhole MetaLearner, got {type(learner).__name__}")
+    (runs,) = meta_train_sweep([learner], tasks, seeds, iterations, meta_batch, meta_lr, progress, checkpoint,
+                               log_every, device, conflict_tasks, seed_chunk)
+    return runs
+
+
+def meta_train_sweep(learners, tasks: TaskFamily, seeds, iterations: int, meta_batch: int = 25,
+                     meta_lr: float = 1e-3, progress: bool = True, checkpoint: str | None = None,
+                     log_every: int = 50, device="auto", conflict_tasks: int = 16,
+                     seed_chunk: int | None = None, on_nonfinite: str = "raise") -> list[list[Run]]:
+    """Meta-train several configurations of one method for several seeds, all in one vectorised run.
+
+    The configurations may differ only in the numbers their class lists in
+    :attr:`~wormhole.MetaLearner.sweepable` (MAML: the inner rate α; Wormhole: α, α_w and w₀;
+    the learned α_w's initial value too). Rates become per-copy tensors and initial values
+    per-copy initialisations, so configurations × seeds train under one ``vmap``, and each
+    copy's run equals :func:`meta_train_seeds` of its configuration alone (up to float rounding,
+    since a rate is then a tensor). Every configuration trains on the same tasks for a given seed
+    and starts from the same θ for that seed (:func:`meta_train_seeds` with one configuration is
+    this function). Configurations that differ in anything else (a flag such as
+    ``learn_wormhole_lr``, ``steps``, the model) train in separate calls.
+
+    Args:
+        learners: the configurations (:class:`~wormhole.MetaLearner` templates, left unchanged).
+        tasks, seeds, iterations, meta_batch, meta_lr, progress, checkpoint, log_every, device,
+            conflict_tasks: as for :func:`meta_train_seeds` (one checkpoint holds the whole sweep).
+        seed_chunk: vectorise at most this many seeds of one configuration at a time (``None``:
+            every copy at once); the results are the same either way.
+        on_nonfinite: ``"raise"`` (stop with ``FloatingPointError``) or ``"continue"``: a copy whose
+            meta-loss turns non-finite keeps training (its values stay NaN, the other copies are
+            unaffected) and its history records ``diverged_at``; tuning scores it as diverged.
+
+    Returns:
+        ``runs[c][s]``: the :class:`~wormhole.Run` of configuration ``learners[c]`` with
+        ``seeds[s]``; each run's learner is a copy of its own configuration, trained.
+
+    Raises:
+        ValueError: an argument is out of range, or the learners differ in anything but their
+            sweepable numbers (the message names the setting).
+        FloatingPointError: with ``on_nonfinite="raise"``, as for :func:`meta_train_seeds`.
+    """
+    learners = list(learners)
+    if not learners:
+        raise ValueError("learners must name at least one configuration")
+    for i, learner in enumerate(learners):
+        if not isinstance(learner, MetaLearner):
+            raise ValueError(f"learners[{i}] must be a wormhole MetaLearner, got {type(learner).__name__}")
     if not isinstance(tasks, TaskFamily):
         raise ValueError(f"tasks must be a wormhole TaskFamily, got {type(tasks).__name__}")
+    check_sweep(learners)
     seeds = [int(s) for s in seeds]
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be a non-empty list of distinct integers, got {seeds!r}")
+    _checks.choice("on_nonfinite", on_nonfinite, ("raise", "continue"))
     if seed_chunk is not None and _checks.count("seed_chunk", seed_chunk) < len(seeds):
         if checkpoint is not None:
             raise ValueError("checkpoint needs seed_chunk=None (one file holds all seeds trained together)")
-        return [run for i in range(0, len(seeds), seed_chunk)
-                for run in meta_train_seeds(learner, tasks, seeds[i:i + seed_chunk], iterations, meta_batch,
-                                            meta_lr, progress, None, log_every, device, conflict_tasks)]
+        return [[run for i in range(0, len(seeds), seed_chunk)
+                 for run in meta_train_sweep([learner], tasks, seeds[i:i + seed_chunk], iterations, meta_batch,
+                                             meta_lr, progress, None, log_every, device, conflict_tasks,
+                                             on_nonfinite=on_nonfinite)[0]]
+                for learner in learners]
     _checks.count("iterations", iterations, minimum=0)
     _checks.count("meta_batch", meta_batch)
     meta_lr = _checks.positive("meta_lr", meta_lr)
     _checks.count("log_every", log_every)
     _checks.count("conflict_tasks", conflict_tasks, minimum=2)
-    run = _set_up(learner, tasks, seeds, meta_batch, meta_lr, checkpoint, log_every, device, conflict_tasks)
+    run = _set_up(learners, tasks, seeds, meta_batch, meta_lr, checkpoint, log_every, device, conflict_tasks,
+                  on_nonfinite)
     if run.start > iterations:
         raise ValueError(f"iterations must be >= {run.start}, the iterations already in checkpoint {checkpoint!r}")
 
+    configs = f" x{len(learners)} configs" if len(learners) > 1 else ""
     bar = tqdm(range(run.start, iterations), total=iterations, initial=run.start,
-               disable=not progress or distributed.rank() > 0, desc=f"{type(learner).__name__} x{len(seeds)} seeds",
-               leave=False)
+               disable=not progress or distributed.rank() > 0,
+               desc=f"{type(learners[0]).__name__}{configs} x{len(seeds)} seeds", leave=False)
     for it in bar:
         t0 = time.perf_counter()
         loss, acc = _step(run, it)
         _record(run, loss, acc, time.perf_counter() - t0)
         if progress:
-            bar.set_postfix(loss=f"{float(loss.mean()):.4f}")
+            bar.set_postfix(loss=f"{float(loss.nanmean()):.4f}")
         done = it + 1
         if checkpoint is not None and distributed.rank() == 0 and (done % log_every == 0 or done == iterations):
             _save(run, done)
     bar.close()
-    return _runs(run)
+    runs = _runs(run)
+    return [runs[c * len(seeds):(c + 1) * len(seeds)] for c in range(len(learners))]
 
 
 def meta_train(learner: MetaLearner, tasks: TaskFamily, iterations: int, meta_batch: int = 25,
