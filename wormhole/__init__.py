@@ -7,7 +7,7 @@
 """
 
 from . import (book, checkpoints, devices, diagnostics, distributed, experiments, expressivity, losses, models, optim, plotting, report, seeding,
-               stats, tasks, theory)
+               stats, tasks, theory, tuning)
 from .devices import resolve_device
 from .evaluation import Evaluation, evaluate
 from .learners import (ANIL, ESMAML, MAML, AlphaMAML, DifMAML, DifMAMLAgent, LearnedScale, LearnedStep, MetaLearner, MetaSGD,
@@ -19,4 +19,4 @@ __version__ = "0.1.0"
 __all__ = ["MAML", "Wormhole", "MetaLearner", "ANIL", "WormholeANIL", "MetaSGD", "WormholeMetaSGD", "AlphaMAML",
            "ESMAML", "TreeMAML", "DifMAML", "DifMAMLAgent", "LearnedScale", "LearnedStep", "distributed", "meta_train", "meta_train_seeds", "meta_train_sweep", "evaluate", "Evaluation",
            "History", "Run", "resolve_device", "book", "checkpoints", "devices", "diagnostics", "experiments", "expressivity", "losses", "models",
-           "optim", "plotting", "report", "seeding", "stats", "tasks", "theory"]
+           "optim", "plotting", "report", "seeding", "stats", "tasks", "theory", "tuning"]

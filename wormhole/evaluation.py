@@ -49,12 +49,14 @@ class Evaluation:
 
 
 def evaluate(learner: MetaLearner, tasks: TaskFamily, n_tasks: int = 1000, steps=(0, 1, 2, 5, 10),
-             seed: int = 1234, batch_size: int = 100, device="auto") -> Evaluation:
+             seed: int = 1234, batch_size: int = 100, device="auto", stream: str = "eval") -> Evaluation:
     """Query loss and accuracy after each number of inner ``steps`` on ``n_tasks`` fresh tasks.
 
     Tasks come from a generator seeded from ``seed`` through a stream separate from
     training's, so evaluation never reuses training tasks' draws. The same
-    ``seed`` gives every learner the same tasks.
+    ``seed`` gives every learner the same tasks. ``stream="validation"`` draws from the
+    validation stream instead (what :mod:`wormhole.tuning` selects on), which coincides
+    with neither the training nor the evaluation stream.
     """
     _checks.count("n_tasks", n_tasks)
     _checks.count("batch_size", batch_size)
@@ -63,7 +65,7 @@ def evaluate(learner: MetaLearner, tasks: TaskFamily, n_tasks: int = 1000, steps
         raise ValueError("steps must name at least one number of inner steps")
     device = resolve_device(device)
     learner = learner.to(device)
-    gen = torch.Generator().manual_seed(stream_seed(seed, "eval"))
+    gen = torch.Generator().manual_seed(stream_seed(seed, _checks.choice("stream", stream, ("eval", "validation"))))
     everything = tasks.sample(n_tasks, gen)  # one draw, so the tasks do not depend on batch_size
     learner.check_batch(everything)
     losses, accs = [], []

@@ -1,0 +1,144 @@
+"""Fair tuning: equal budgets, selection on a validation stream, fresh seeds for the comparison."""
+
+import numpy as np
+import pytest
+import torch
+
+import wormhole as wh
+from conftest import tiny_mlp
+from wormhole import tuning
+
+FAST = dict(meta_batch=4, meta_lr=1e-2, n_validation=16, log_every=5, progress=False, device="cpu")
+
+
+def test_log_grid_spans_the_decades_around_its_centre():
+    g = tuning.log_grid(0.4, decades=1, n=5)
+    assert g[0] == pytest.approx(0.04) and g[2] == pytest.approx(0.4) and g[-1] == pytest.approx(4.0)
+    assert np.allclose(np.diff(np.log10(g)), 0.5)
+    assert tuning.log_grid(0.4, 2, 1) == [0.4]
+    with pytest.raises(ValueError, match="center"):
+        tuning.log_grid(-1.0)
+
+
+@pytest.mark.parametrize("k", [12, 8, 36])
+def test_standard_grids_give_every_method_k_configurations(k):
+    grids = tuning.standard_grids(tiny_mlp(), loss="bce", inner_lr=0.4, k=k)
+    assert list(grids) == list(tuning.METHODS) and all(len(g) == k for g in grids.values())
+    maml = [l.inner_lr for l in grids["MAML"]]
+    assert min(maml) == pytest.approx(0.04) and max(maml) == pytest.approx(4.0)  # a decade either side
+    assert [l.inner_lr for l in grids["learned step"]] == maml
+    assert all(type(l) is wh.LearnedStep for l in grids["learned step"])
+    assert all(type(l) is wh.LearnedScale and l.wormhole_lr == 0 for l in grids["learned scale"])
+    models = [id(l.model) for g in grids.values() for l in g]
+    assert len(set(models)) == len(models)  # every learner has its own model
+
+
+def test_the_wormhole_grid_holds_the_issue_s_rates_and_starts():
+    grid = tuning.standard_grids(tiny_mlp(), loss="bce", inner_lr=0.4, k=12)["Wormhole"]
+    fixed = {(round(l.wormhole_lr / l.inner_lr), l.describe()["wormhole_init"]) for l in grid
+             if not l.learn_wormhole_lr}
+    assert fixed == {(f, w) for f in (1, 10, 100) for w in (0.1, 0.5, 1.0)}
+    assert sum(l.learn_wormhole_lr for l in grid) == 3 and {l.inner_lr for l in grid} == {0.4}
+    wide = tuning.standard_grids(tiny_mlp(), loss="bce", inner_lr=0.4, k=36)["Wormhole"]
+    assert sorted({l.inner_lr for l in wide}) == pytest.approx([0.04, 0.4, 4.0])
+    scale = tuning.standard_grids(tiny_mlp(), loss="bce", inner_lr=0.4, k=12)["learned scale"]
+    assert {l.describe()["wormhole_init"] for l in scale} == {0.1, 0.5, 1.0} and len({l.inner_lr for l in scale}) == 4
+
+
+def test_validation_stream_is_neither_the_training_nor_the_evaluation_stream():
+    s = wh.seeding.stream_seed
+    validation = {s(i, "validation") for i in range(200)}
+    others = {s(i, p) for i in range(200) for p in ("tasks", "eval", "init", "noise")}
+    assert not validation & others
+    learner = wh.MAML(tiny_mlp(), loss="bce", inner_lr=0.3)
+    a = wh.evaluate(learner, wh.tasks.Threshold(), 8, steps=(1,), seed=0, device="cpu", stream="validation")
+    b = wh.evaluate(learner, wh.tasks.Threshold(), 8, steps=(1,), seed=0, device="cpu")
+    assert not np.allclose(a.loss, b.loss)
+    with pytest.raises(ValueError, match="stream"):
+        wh.evaluate(learner, wh.tasks.Threshold(), 8, stream="tasks")
+
+
+def _grids():
+    return {
+        "MAML": [wh.MAML(tiny_mlp(), loss="bce", inner_lr=a) for a in (0.03, 0.3, 0.3)],
+        "Wormhole": [wh.Wormhole(tiny_mlp(), loss="bce", inner_lr=0.3, wormhole_lr=aw, wormhole_init=w0,
+                                 learn_wormhole_lr=learn)
+                     for aw, w0, learn in ((0.3, 1.0, False), (3.0, 0.5, False), (0.3, 1.0, True))],
+    }
+
+
+def test_tune_scores_every_configuration_on_the_validation_stream_and_selects_the_lowest():
+    tasks = wh.tasks.Threshold()
+    result = tuning.tune(_grids(), tasks, tasks, iterations=6, seeds=[5, 6], keep_runs=True, **FAST)
+    for name, m in result.methods.items():
+        assert m.per_seed.shape == (3, 2) and len(m.records) == 3
+        assert m.selected == int(np.argmin(m.score))
+        runs = result.runs[name]
+        for j in range(3):  # the score is the validation loss of the run at its training steps
+            expected = [wh.evaluate(r.learner, tasks, 16, steps=(1,), seed=0, device="cpu", stream="validation")
+                        .loss[:, 0].mean() for r in runs[j]]
+            np.testing.assert_allclose(m.per_seed[j], expected, rtol=1e-6)
+            assert runs[j][0].learner.describe() == m.records[j]
+    maml = result["MAML"]
+    assert maml.score[1] == maml.score[2] and maml.selected != 2  # a tie goes to the earlier entry
+    assert result.budget["configurations"] == 3 and result.budget["iterations"] == 6
+    assert result.budget["seeds"] == [5, 6]
+    summary = result.summary()
+    assert summary["methods"]["Wormhole"]["grid"][2]["learner"]["learn_wormhole_lr"] is True
+    assert "selected" in summary["methods"]["MAML"] and "rule" in summary
+    assert "validation loss" in result.table()
+    assert isinstance(result.selected()["MAML"], wh.MAML)
+
+
+def test_unequal_budgets_are_refused():
+    grids = _grids()
+    grids["MAML"] = grids["MAML"][:2]
+    with pytest.raises(ValueError, match="same number"):
+        tuning.tune(grids, wh.tasks.Threshold(), wh.tasks.Threshold(), iterations=2, seeds=[0, 1], **FAST)
+    with pytest.raises(ValueError, match="seeds"):
+        tuning.tune(_grids(), wh.tasks.Threshold(), wh.tasks.Threshold(), iterations=2, seeds=[0], **FAST)
+
+
+def test_a_diverged_configuration_is_never_selected():
+    grids = {"MAML": [wh.MAML(tiny_mlp(), loss="mse", inner_lr=a, steps=3) for a in (1e6, 0.01)]}
+    tasks = wh.tasks.WaveletRegression()
+    result = tuning.tune(grids, tasks, tasks, iterations=3, seeds=[0, 1], **FAST)
+    assert result["MAML"].selected == 1 and result["MAML"].diverged[0].all()
+    assert result.summary()["methods"]["MAML"]["grid"][0]["diverged"] is True
+    assert "diverged" in result.table()
+
+
+def test_compare_selected_retrains_with_fresh_seeds_on_the_evaluation_stream():
+    tasks = wh.tasks.Threshold()
+    result = tuning.tune(_grids(), tasks, tasks, iterations=3, seeds=[50, 51], **FAST)
+    with pytest.raises(ValueError, match="fresh"):
+        tuning.compare_selected("t", result, tasks, tasks, seeds=[0, 50], progress=False, device="cpu")
+    c = tuning.compare_selected("t", result, tasks, tasks, seeds=[0, 1], n_eval=8, log_every=2, progress=False,
+                                device="cpu", defaults={"MAML (default)": wh.MAML(tiny_mlp(), loss="bce")})
+    assert isinstance(c, wh.experiments.Comparison)
+    assert list(c.methods) == ["MAML", "Wormhole", "MAML (default)"]
+    assert c.config["iterations"] == 3 and c.config["seeds"] == [0, 1]
+    assert c.config["tuning"]["budget"]["seeds"] == [50, 51]
+    assert c["MAML"].runs[0].learner.describe() == result["MAML"].selected_record
+
+
+def test_budgets_grow_geometrically_up_to_the_cap():
+    assert tuning.budgets(100, 1000) == [100, 200, 400, 800]
+    assert tuning.budgets(100, 100) == [100]
+    with pytest.raises(ValueError, match="growth"):
+        tuning.budgets(100, 1000, growth=1.1)
+
+
+def test_converged_budget_stops_at_the_first_flat_budget():
+    learner = wh.MAML(tiny_mlp(), loss="bce", inner_lr=0.3)
+    tasks = wh.tasks.Threshold()
+    # a negligible meta_lr: the validation curve cannot move, so the first budget is flat
+    conv = tuning.converged_budget(learner, tasks, tasks, seeds=[0, 1, 2], start=5, cap=20, meta_batch=4,
+                                   meta_lr=1e-9, n_validation=16, progress=False, device="cpu")
+    assert conv.converged and conv.iterations == 5 and len(conv.checks) == 1
+    assert abs(conv.checks[0]["change"]) < conv.checks[0]["ci"] and "converged at 5" in str(conv)
+    # a large meta_lr keeps moving within a tiny budget: every budget up to the cap is tried
+    moving = tuning.converged_budget(learner, tasks, tasks, seeds=[0, 1], start=5, cap=10, meta_batch=4,
+                                     meta_lr=0.05, n_validation=64, progress=False, device="cpu")
+    assert [c["iterations"] for c in moving.checks] == [5, 10][:len(moving.checks)]
+    assert moving.iterations in (5, 10) and moving.converged == moving.checks[-1]["flat"]

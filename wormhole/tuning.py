@@ -1,0 +1,410 @@
+"""Fair tuning (DESIGN §6.1, §6.7): every method gets the same budget, selection on a validation stream.
+
+The protocol, in three calls:
+
+1. :func:`tune` trains every configuration of every method's grid (grids of equal size K,
+   the same iterations and tuning seeds for all: the *budget*) on the training stream, with
+   :func:`~wormhole.meta_train_sweep` (configurations of one method that differ only in numbers
+   train together), and scores each on the **validation** stream
+   (:func:`~wormhole.seeding.stream_seed` purpose ``"validation"``, which coincides with neither
+   the training nor the evaluation stream). The rule: the lowest mean validation query loss
+   (over the tuning seeds, each seed's mean over ``n_validation`` tasks) after the learner's own
+   number of training inner steps; a diverged run scores +∞; ties go to the earlier grid entry.
+2. :func:`converged_budget` grows the budget of one learner (the selected MAML) until its
+   validation curve is flat: the last 20% of training changes the validation loss by less than
+   the 95% CI of that loss (over seeds).
+3. :func:`compare_selected` retrains the selected configurations with **fresh** seeds and
+   evaluates them on the evaluation stream through :func:`wormhole.experiments.compare`, so a
+   chapter gets an ordinary :class:`~wormhole.experiments.Comparison` (with the tuning record
+   under ``config["tuning"]``).
+
+Grids: :func:`log_grid` and :func:`standard_grids` (the book's grids for MAML, Wormhole and the
+two ablations, each of K configurations).
+
+Where a full search does not fit the time budget (the MNIST ConvNet on the CPU), the supported
+route is to **select on the MNIST MLP and carry the settings over**: tune the MLP, then build
+the ConvNet learners with the selected numbers (``tuning[name].selected_record``) and pass them
+to :func:`~wormhole.experiments.compare`; say so in the chapter. Successive halving is not
+implemented.
+
+Example::
+
+    grids = wh.tuning.standard_grids(wh.models.MLP(1, (40, 40), 1), loss="bce", inner_lr=0.4, k=12)
+    tuning = wh.tuning.tune(grids, wh.tasks.Threshold(), wh.tasks.Threshold(), iterations=1000,
+                            seeds=range(100, 103))
+    print(tuning.table())
+    comparison = wh.tuning.compare_selected("threshold-tuned", tuning, wh.tasks.Threshold(),
+                                            wh.tasks.Threshold(), seeds=range(10))
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+
+import numpy as np
+from torch import nn
+
+from . import _checks
+from .evaluation import evaluate
+from .experiments import Comparison, compare
+from .learners import MAML, LearnedScale, LearnedStep, MetaLearner, Wormhole
+from .stats import fmt, mean_ci
+from .tasks.base import TaskFamily
+from .training import check_sweep, meta_train_seeds, meta_train_sweep
+
+#: the names :func:`standard_grids` gives the methods
+METHODS = ("MAML", "Wormhole", "learned scale", "learned step")
+
+
+# ---------------------------------------------------------------- grids
+def log_grid(center: float, decades: float = 1.0, n: int = 5) -> list[float]:
+    """``n`` values log-spaced from ``center / 10**decades`` to ``center * 10**decades``
+    (``[center]`` for ``n = 1``; the centre itself is on the grid for odd ``n``)."""
+    center = _checks.positive("center", center)
+    decades = _checks.positive("decades", decades, allow_zero=True)
+    n = _checks.count("n", n)
+    if n == 1:
+        return [center]
+    values = np.logspace(math.log10(center) - decades, math.log10(center) + decades, n)
+    return [float(f"{v:.12g}") for v in values]  # 0.04, not 0.04000000000000001
+
+
+def evenly(values: list, k: int) -> list:
+    """``k`` entries of ``values`` spread evenly over it, in order (all of them when ``k >= len``)."""
+    if k >= len(values):
+        return list(values)
+    return [values[int(i)] for i in np.round(np.linspace(0, len(values) - 1, k))]
+
+
+def standard_grids(model: nn.Module, loss, inner_lr: float, k: int = 12, steps: int = 1,
+                   first_order: bool = False, decades: float = 1.0, wormhole_factors=(1.0, 10.0, 100.0),
+                   learned_factor: float = 1.0, w0s=(0.1, 0.5, 1.0)) -> dict[str, list[MetaLearner]]:
+    """The book's grids, ``k`` configurations per method (an equal budget), around ``inner_lr``:
+
+    * ``"MAML"``: α = ``log_grid(inner_lr, decades, k)``;
+    * ``"learned step"`` (:class:`~wormhole.LearnedStep`): the same ``k`` values as α's initial value;
+    * ``"Wormhole"``: the product α × α_w × w₀ with α_w ∈ ``wormhole_factors``·α plus a learned
+      α_w (``learn_wormhole_lr=True``, starting at ``learned_factor``·α) and w₀ ∈ ``w0s``, where α
+      takes ``n = ceil(k / (len(wormhole_factors) + 1) / len(w0s))`` values
+      ``log_grid(inner_lr, decades, n)`` (with the defaults, 12 configurations per α value, so
+      ``k = 12`` keeps α at ``inner_lr`` and ``k = 36`` tries three α); a product larger than ``k``
+      is cut to ``k`` entries spread evenly over it (:func:`evenly`);
+    * ``"learned scale"`` (:class:`~wormhole.LearnedScale`): α × w₀ with α taking
+      ``ceil(k / len(w0s))`` log-spaced values, cut to ``k`` the same way.
+
+    Every learner gets its own copy of ``model``. ``decades >= 1`` keeps MAML's range at least
+    one decade either side of ``inner_lr`` (the issue's minimum).
+    """
+    k = _checks.count("k", k)
+    common = dict(loss=loss, steps=steps, first_order=first_order)
+
+    def m():
+        return copy.deepcopy(model)
+
+    alphas = log_grid(inner_lr, decades, k)
+    n_rates = len(wormhole_factors) + 1
+    wormhole_alphas = log_grid(inner_lr, decades, math.ceil(k / n_rates / len(w0s)))
+    wormhole = []
+    for a, rate, w0 in itertools.product(wormhole_alphas, list(wormhole_factors) + ["learned"], w0s):
+        if rate == "learned":
+            wormhole.append(Wormhole(m(), inner_lr=a, wormhole_lr=learned_factor * a, learn_wormhole_lr=True,
+                                     wormhole_init=w0, **common))
+        else:
+            wormhole.append(Wormhole(m(), inner_lr=a, wormhole_lr=rate * a, wormhole_init=w0, **common))
+    scale_alphas = log_grid(inner_lr, decades, math.ceil(k / len(w0s)))
+    return {
+        "MAML": [MAML(m(), inner_lr=a, **common) for a in alphas],
+        "Wormhole": evenly(wormhole, k),
+        "learned scale": evenly([LearnedScale(m(), inner_lr=a, wormhole_init=w0, **common)
+                                 for a, w0 in itertools.product(scale_alphas, w0s)], k),
+        "learned step": [LearnedStep(m(), inner_lr=a, **common) for a in alphas],
+    }
+
+
+# ---------------------------------------------------------------- tuning
+@dataclass
+class MethodTuning:
+    """One method's grid and how each configuration scored on the validation stream.
+
+    ``per_seed[j, s]``: configuration ``j``'s mean validation query loss with tuning seed ``s``
+    (+∞ where the run diverged). ``score``/``ci``: mean over seeds and its 95% CI half-width.
+    ``selected``: the index of the chosen configuration.
+    """
+
+    name: str
+    grid: list
+    per_seed: np.ndarray
+    diverged: np.ndarray
+    selected: int
+
+    @property
+    def records(self) -> list[dict]:
+        """Each configuration's ``describe()``."""
+        return [learner.describe() for learner in self.grid]
+
+    @property
+    def score(self) -> np.ndarray:
+        return np.array([mean_ci(row)[0] if np.isfinite(row).all() else np.inf for row in self.per_seed])
+
+    @property
+    def ci(self) -> np.ndarray:
+        return np.array([mean_ci(row)[1] if np.isfinite(row).all() else np.nan for row in self.per_seed])
+
+    @property
+    def selected_learner(self) -> MetaLearner:
+        """A fresh copy of the selected configuration (untrained template)."""
+        return copy.deepcopy(self.grid[self.selected])
+
+    @property
+    def selected_record(self) -> dict:
+        return self.grid[self.selected].describe()
+
+    def summary(self) -> dict:
+        return {"grid": [{"learner": _settings(r), "validation_loss": [_finite(m), _finite(h)], "diverged": bool(d)}
+                         for r, m, h, d in zip(self.records, self.score, self.ci, self.diverged.any(1))],
+                "selected": self.selected, "selected_learner": _settings(self.selected_record)}
+
+
+def _finite(x) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def _settings(record: dict) -> dict:
+    """A learner's record without the model's parameter shapes (the grid tables stay short)."""
+    out = {k: v for k, v in record.items() if k != "model"}
+    out["model"] = {"class": record["model"]["class"], "n_parameters": record["model"]["n_parameters"]}
+    return out
+
+
+@dataclass
+class Tuning:
+    """The result of :func:`tune`: per method the grid, the validation scores and the selected
+    configuration; ``budget``: what every method got (configurations, iterations, seeds, ...)."""
+
+    methods: dict
+    budget: dict
+    runs: dict = field(default_factory=dict, repr=False)
+
+    def __getitem__(self, name) -> MethodTuning:
+        return self.methods[name]
+
+    def selected(self) -> dict[str, MetaLearner]:
+        """``{method: fresh copy of its selected configuration}``, ready for :func:`compare_selected`."""
+        return {name: m.selected_learner for name, m in self.methods.items()}
+
+    def summary(self) -> dict:
+        return {"rule": SELECTION_RULE, "budget": self.budget,
+                "methods": {name: m.summary() for name, m in self.methods.items()}}
+
+    def table(self, keys=("inner_lr", "wormhole_lr", "learn_wormhole_lr", "wormhole_init")) -> str:
+        """One line per configuration: method, its numbers, validation loss ± CI, ``*`` = selected."""
+        rows = [["method", *keys, "validation loss", ""]]
+        for name, m in self.methods.items():
+            for j, (r, s, h) in enumerate(zip(m.records, m.score, m.ci)):
+                vals = [_short(r.get(k, "")) for k in keys]
+                rows.append([name, *vals, fmt(s, h) if np.isfinite(s) else "diverged", "*" if j == m.selected else ""])
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def _short(v) -> str:
+    return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+
+SELECTION_RULE = ("lowest mean validation query loss over the tuning seeds after the learner's training number of "
+                  "inner steps; a diverged run scores +inf; ties go to the earlier grid entry")
+
+
+def _groups(grid: list[MetaLearner]) -> list[list[int]]:
+    """Indices of ``grid`` split into runs of configurations that can share one sweep (in order)."""
+    groups: list[list[int]] = []
+    for j, learner in enumerate(grid):
+        for g in groups:
+            try:
+                check_sweep([grid[g[0]], learner])
+            except ValueError:
+                continue
+            g.append(j)
+            break
+        else:
+            groups.append([j])
+    return groups
+
+
+def validation_losses(runs, tasks: TaskFamily, n_tasks: int, seed: int, device="auto") -> np.ndarray:
+    """Each run's mean query loss on ``n_tasks`` tasks of the validation stream of ``seed``, after
+    its learner's training number of inner steps; +∞ for a diverged run."""
+    out = []
+    for run in runs:
+        if run.history.diverged_at is not None:
+            out.append(np.inf)
+            continue
+        ev = evaluate(run.learner, tasks, n_tasks, steps=(run.learner.steps,), seed=seed, device=device,
+                      stream="validation")
+        value = float(ev.loss[:, 0].mean())
+        out.append(value if np.isfinite(value) else np.inf)
+    return np.array(out)
+
+
+def tune(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily, iterations: int, seeds,
+         meta_batch: int = 25, meta_lr: float = 1e-3, n_validation: int = 500, validation_seed: int = 0,
+         log_every: int = 50, progress: bool = True, device="auto", seed_chunk: int | None = None,
+         keep_runs: bool = False) -> Tuning:
+    """Train every configuration of every method's grid with the same budget, score each on the
+    validation stream and select one per method (see the module's rule, :data:`SELECTION_RULE`).
+
+    Args:
+        grids: ``{method: [learner, ...]}``, every list of the same length K (e.g.
+            :func:`standard_grids`).
+        train_tasks: the training family (each seed's training stream, as in ``meta_train``).
+        validation_tasks: the family the validation tasks come from (stream ``"validation"`` of
+            ``validation_seed``: never the training or the evaluation stream).
+        iterations, seeds, meta_batch, meta_lr: the budget, the same for every configuration.
+        n_validation: validation tasks per run.
+        keep_runs: keep every trained run in ``Tuning.runs[method]`` (``[config][seed]``).
+
+    Raises:
+        ValueError: the grids are empty or of unequal sizes (an unequal budget).
+    """
+    if not isinstance(grids, dict) or not grids:
+        raise ValueError("grids must be a non-empty dict {method: [learner, ...]}")
+    sizes = {name: len(list(g)) for name, g in grids.items()}
+    if len(set(sizes.values())) != 1 or 0 in sizes.values():
+        raise ValueError(f"every method's grid must hold the same number (> 0) of configurations (an equal "
+                         f"budget); got {sizes}")
+    seeds = [int(s) for s in seeds]
+    if len(seeds) < 2:
+        raise ValueError(f"seeds must name at least 2 tuning seeds (the score has a CI over seeds); got {seeds!r}")
+    _checks.count("n_validation", n_validation)
+    methods, kept = {}, {}
+    for name, grid in grids.items():
+        grid = list(grid)
+        runs: list = [None] * len(grid)
+        for group in _groups(grid):
+            swept = meta_train_sweep([grid[j] for j in group], train_tasks, seeds, iterations, meta_batch, meta_lr,
+                                     progress, None, log_every, device, seed_chunk=seed_chunk,
+                                     on_nonfinite="continue")
+            for j, r in zip(group, swept):
+                runs[j] = r
+        per_seed = np.array([validation_losses(r, validation_tasks, n_validation, validation_seed, device)
+                             for r in runs])
+        diverged = ~np.isfinite(per_seed)
+        score = np.where(diverged.any(1), np.inf, per_seed.mean(1))
+        if not np.isfinite(score).any():
+            raise ValueError(f"every configuration of {name!r} diverged; widen or move its grid")
+        methods[name] = MethodTuning(name, grid, per_seed, diverged, int(np.argmin(score)))  # argmin: first of ties
+        if keep_runs:
+            kept[name] = runs
+    budget = {"configurations": next(iter(sizes.values())), "iterations": iterations, "seeds": seeds,
+              "meta_batch": meta_batch, "meta_lr": meta_lr, "n_validation": n_validation,
+              "validation_seed": validation_seed, "train_tasks": train_tasks.describe(),
+              "validation_tasks": validation_tasks.describe()}
+    return Tuning(methods, budget, kept)
+
+
+# ---------------------------------------------------------------- retraining the selected settings
+def compare_selected(name: str, tuning: Tuning, train_tasks: TaskFamily, eval_tasks: TaskFamily, seeds,
+                     iterations: int | None = None, defaults: dict | None = None, **kwargs) -> Comparison:
+    """Train each method's selected configuration with fresh ``seeds`` (disjoint from the tuning
+    seeds) and evaluate on the evaluation stream: :func:`wormhole.experiments.compare` with the
+    methods named as in the tuning, plus ``defaults`` (``{label: learner}``, e.g. the untuned
+    package defaults) trained alike, so all are paired. ``iterations`` defaults to the tuning
+    budget's (pass :func:`converged_budget`'s). ``kwargs`` go to ``compare`` (``meta_batch``,
+    ``meta_lr`` default to the tuning budget's). The tuning record is kept under
+    ``comparison.config["tuning"]``."""
+    seeds = [int(s) for s in seeds]
+    reused = sorted(set(seeds) & set(tuning.budget["seeds"]))
+    if reused:
+        raise ValueError(f"seeds must be fresh (disjoint from the tuning seeds {tuning.budget['seeds']}); "
+                         f"{reused} were used for tuning")
+    learners = tuning.selected()
+    for label, learner in (defaults or {}).items():
+        if label in learners:
+            raise ValueError(f"defaults label {label!r} is already a tuned method's name")
+        learners[label] = learner
+    kwargs.setdefault("meta_batch", tuning.budget["meta_batch"])
+    kwargs.setdefault("meta_lr", tuning.budget["meta_lr"])
+    iterations = tuning.budget["iterations"] if iterations is None else iterations
+    comparison = compare(name, learners, train_tasks, eval_tasks, seeds=seeds, iterations=iterations, **kwargs)
+    comparison.config["tuning"] = tuning.summary()
+    comparison.config["tuned_methods"] = list(tuning.methods)
+    return comparison
+
+
+# ---------------------------------------------------------------- converged budgets
+@dataclass
+class Convergence:
+    """What :func:`converged_budget` tried: ``checks`` holds, per budget, the iterations, the
+    change of the mean validation loss over the last 20% of training and the 95% CI
+    half-width of the validation loss at the end; ``iterations`` is the budget it settled on."""
+
+    iterations: int
+    converged: bool
+    checks: list
+
+    def __str__(self) -> str:
+        lines = [f"{c['iterations']:>7} iterations: change over the last 20% {c['change']:+.4f}, "
+                 f"CI ±{c['ci']:.4f} → {'flat' if c['flat'] else 'still moving'}" for c in self.checks]
+        verdict = "converged" if self.converged else "NOT converged (the cap was reached)"
+        return "\n".join(lines + [f"{verdict} at {self.iterations} iterations"])
+
+
+def budgets(start: int, cap: int, growth: float = 2.0) -> list[int]:
+    """``start, start·growth, ...`` (rounded) up to the largest not above ``cap``."""
+    start, cap = _checks.count("start", start), _checks.count("cap", cap)
+    if growth < 1.25:
+        raise ValueError(f"growth must be >= 1.25 (so that 80% of a budget lies past the previous one); got {growth!r}")
+    if cap < start:
+        raise ValueError(f"cap must be >= start ({start}); got {cap}")
+    out = [start]
+    while round(out[-1] * growth) <= cap:
+        out.append(round(out[-1] * growth))
+    return out
+
+
+def converged_budget(learner: MetaLearner, train_tasks: TaskFamily, validation_tasks: TaskFamily, seeds,
+                     start: int = 500, cap: int = 16000, growth: float = 2.0, meta_batch: int = 25,
+                     meta_lr: float = 1e-3, n_validation: int = 500, validation_seed: int = 0,
+                     log_every: int = 50, progress: bool = True, device="auto", workdir=None) -> Convergence:
+    """Grow the training budget of ``learner`` (the selected MAML) until its validation curve is flat.
+
+    For each budget N of :func:`budgets` (``start``, ``start·growth``, ... ≤ ``cap``), the learner is
+    trained (one continuous run per seed, resumed from a checkpoint between budgets, so nothing is
+    trained twice) and scored on the validation stream at ``0.8·N`` and ``N``. The curve is flat
+    when ``|mean_s(L_N − L_0.8N)|`` is below the 95% CI half-width of ``L_N`` over seeds (DESIGN §6.7).
+    Returns the first flat budget, or the last one tried with ``converged=False``.
+    """
+    seeds = [int(s) for s in seeds]
+    if len(seeds) < 2:
+        raise ValueError(f"seeds must name at least 2 seeds (the rule needs a CI); got {seeds!r}")
+    plan = budgets(start, cap, growth)
+    checks = []
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        path = os.path.join(tmp, "converge.pt")
+
+        def score_at(n):
+            runs = meta_train_seeds(learner, train_tasks, seeds, n, meta_batch, meta_lr, progress, path, log_every,
+                                    device)
+            return np.array([np.inf if not np.isfinite(r.history.meta_loss[-1]) else v for r, v in
+                             zip(runs, validation_losses(runs, validation_tasks, n_validation, validation_seed,
+                                                         device))])
+
+        for n in plan:
+            before, after = score_at(round(0.8 * n)), score_at(n)
+            change = float(np.mean(after - before))
+            ci = float(mean_ci(after)[1])
+            flat = bool(np.isfinite(change) and abs(change) < ci)
+            checks.append({"iterations": n, "change": change, "ci": ci, "flat": flat,
+                           "validation_loss": float(np.mean(after))})
+            if flat:
+                return Convergence(n, True, checks)
+    return Convergence(plan[-1], False, checks)
+
+
+__all__ = ["METHODS", "SELECTION_RULE", "Convergence", "MethodTuning", "Tuning", "budgets", "compare_selected",
+           "converged_budget", "evenly", "log_grid", "standard_grids", "tune", "validation_losses"]
