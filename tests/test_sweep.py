@@ -112,3 +112,10 @@ def test_a_sweep_resumes_from_its_checkpoint(tmp_path):
         _assert_equal_runs(a, b)
     with pytest.raises(ValueError):
         wh.meta_train_sweep(learners[:1], wh.tasks.Threshold(), SEEDS, iterations=8, checkpoint=ck, **ITER)
+
+
+@pytest.mark.parametrize("make", [lambda a: wh.ESMAML(tiny_mlp(), loss="bce", inner_lr=a, n_samples=2),
+                                  lambda a: wh.DifMAML(tiny_mlp(), loss="bce", inner_lr=a, agents=2)])
+def test_methods_whose_meta_parameters_cannot_carry_rates_sweep_only_equal_configurations(make):
+    with pytest.raises(ValueError, match="inner_lr"):
+        wh.meta_train_sweep([make(0.1), make(0.3)], wh.tasks.Threshold(), SEEDS, iterations=1, **ITER)

@@ -76,6 +76,9 @@ class DifMAML(MetaLearner):
            Meta-Learning." IEEE Open Journal of Signal Processing. https://arxiv.org/abs/2010.02870
     """
 
+    #: its meta-parameters carry an agent dimension, so a sweep's configurations must be equal
+    sweepable = ()
+
     def __init__(self, model: nn.Module, *, agents: int = 4, graph="ring", **kwargs):
         super().__init__(model, **kwargs)
         self.n_agents = _checks.count("agents", agents, minimum=1)
@@ -161,6 +164,8 @@ class DifMAMLAgent(MetaLearner):
     """
 
     all_reduce_gradients = False
+
+    sweepable = ()
 
     def __init__(self, model: nn.Module, *, graph="ring", **kwargs):
         super().__init__(model, **kwargs)

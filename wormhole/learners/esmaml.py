@@ -49,6 +49,9 @@ class ESMAML(MAML):
            "ES-MAML: Simple Hessian-Free Meta Learning." ICLR. https://arxiv.org/abs/1910.01215
     """
 
+    #: its estimator perturbs every entry of the meta-parameters, so a sweep's configurations must be equal
+    sweepable = ()
+
     def __init__(self, model: nn.Module, *, n_samples: int = 32, sigma: float = 0.01, inner: str = "gradient",
                  inner_samples: int = 16, inner_seed: int = 0, **kwargs):
         super().__init__(model, first_order=True, **kwargs)
