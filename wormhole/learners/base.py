@@ -256,9 +256,15 @@ class MetaLearner(nn.Module):
         return vmap(self.step, in_dims=(None, 0, 0))(meta, fast, grads)
 
     def adapt_tasks(self, meta: Params, sx: Tensor, sy: Tensor, steps: int) -> Params:
-        """Inner loop for a batch of tasks, vectorised: fast weights with a leading task dimension."""
-        fast = self.initial_fast_batch(meta, sx.shape[0])
-        for depth in range(steps):
+        """Inner loop for a batch of tasks, vectorised: fast weights with a leading task dimension.
+        The first step starts every task from the same fast weights, so they enter it unbatched
+        (one matrix product over all tasks' examples instead of one per task)."""
+        if steps == 0:
+            return self.initial_fast_batch(meta, sx.shape[0])
+        start = self.initial_fast(meta)
+        grads = self.share_gradients(vmap(self.support_gradient, in_dims=(None, None, 0, 0))(meta, start, sx, sy), 0)
+        fast = vmap(self.step, in_dims=(None, None, 0))(meta, start, grads)
+        for depth in range(1, steps):
             fast = self.inner_step(meta, fast, sx, sy, depth)
         return fast
 
