@@ -142,6 +142,8 @@ class MetaLearner(nn.Module):
     Dif-MAML                  meta_parameters, model_parameters, consensus, task_losses,
                               post_update, reset_method_parameters
     Dif-MAML agent            post_update
+    LearnedScale (ablation)   none beyond Wormhole's (its α_w is fixed at 0)
+    LearnedStep (ablation)    inner_rates, reset_method_parameters
     ========================= ===============================================================
 
     ``WormholeANIL`` and ``WormholeMetaSGD`` combine the mixins with :class:`~wormhole.Wormhole`.
