@@ -273,7 +273,7 @@ def describe(claim: Claim) -> str:
     if not claim.judgement:
         return f"{claim.claim}: no measurements."
     c = claim.judgement.counts()
-    sizes = ", ".join(f"{k} {v:.3g}" for k, v in detectable_by_metric(claim).items())
+    sizes = "; ".join(f"{v:.3g} in {k}" for k, v in detectable_by_metric(claim).items())
     tail = (f"; a true difference larger than about {sizes} would most likely have been detected"
             if claim.verdict == "no evidence" and sizes else "")
     return (f"{claim.claim}: **{claim.verdict}** ({c['better']} of {len(claim.evidence)} comparisons significantly "
