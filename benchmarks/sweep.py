@@ -1,0 +1,61 @@
+"""Time a 10-configuration × 5-seed sweep against one configuration's 5-seed run, in one run.
+
+    python benchmarks/sweep.py                  # 200 meta-iterations each, best of 2 (a few minutes on 2 cores)
+    python benchmarks/sweep.py --iterations 50  # quicker
+    python benchmarks/sweep.py --threads 1      # one thread
+
+Both train Wormhole MAML (MLP 1-40-40-1, threshold tasks, meta-batch 25, one inner step) with
+``meta_train_sweep`` / ``meta_train_seeds`` exactly as the chapters call them (diagnostics every
+50 iterations included). The ten configurations differ in α, α_w and w₀. The issue's target is
+a ratio (sweep / one configuration) of at most 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import torch
+
+import wormhole as wh
+
+
+def configurations() -> list:
+    """Ten Wormhole configurations: α ∈ {0.1, 0.4} × (α_w, w₀) ∈ five pairs."""
+    pairs = ((None, 1.0), (4.0, 1.0), (40.0, 1.0), (4.0, 0.5), (4.0, 0.1))
+    return [wh.Wormhole(wh.models.MLP(1, (40, 40), 1), loss="bce", inner_lr=a, wormhole_lr=aw, wormhole_init=w0)
+            for a in (0.4, 0.1) for aw, w0 in pairs]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    tasks, seeds, learners = wh.tasks.Threshold(), range(5), configurations()
+    common = dict(iterations=args.iterations, meta_batch=25, meta_lr=1e-3, progress=False, log_every=50, device="cpu")
+    wh.meta_train_sweep(learners, tasks, seeds, iterations=2, meta_batch=25, progress=False, device="cpu")  # warm-up
+    one, sweep = [], []
+    for _ in range(args.repeats):  # alternate, so that a change in machine load hits both alike
+        t0 = time.perf_counter()
+        wh.meta_train_seeds(learners[0], tasks, seeds, **common)
+        one.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        wh.meta_train_sweep(learners, tasks, seeds, **common)
+        sweep.append(time.perf_counter() - t0)
+    a, b = min(one), min(sweep)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.iterations} meta-iterations, "
+          f"best of {args.repeats}")
+    print(f"one configuration x 5 seeds: {a:.2f} s ({1000 * a / args.iterations:.1f} ms/iteration)")
+    print(f"10 configurations x 5 seeds: {b:.2f} s ({1000 * b / args.iterations:.1f} ms/iteration)")
+    print(f"ratio (sweep / one configuration): {b / a:.2f}x (target <= 3x; 10 separate runs would be 10x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
