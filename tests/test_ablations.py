@@ -54,6 +54,6 @@ def test_learned_step_is_maml_at_its_initial_rate_and_learns_one_rate():
     assert extra == {"log_inner_lr"} and step.log_inner_lr.shape == ()
     wh.meta_train(step, wh.tasks.Threshold(), iterations=10, seed=0, **ITER)
     assert step.effective_inner_lr > 0 and step.effective_inner_lr != pytest.approx(0.3)
-    assert step.effective_inner_lr == pytest.approx(math.exp(float(step.log_inner_lr)))
+    assert step.effective_inner_lr == pytest.approx(math.exp(float(step.log_inner_lr.detach())))
     step.reset_parameters(0)
     assert step.effective_inner_lr == pytest.approx(0.3)
