@@ -361,8 +361,8 @@ def meta_train_sweep(learners, tasks: TaskFamily, seeds, iterations: int, meta_b
 
     Args:
         learners: the configurations (:class:`~wormhole.MetaLearner` templates, left unchanged).
-        tasks, seeds, iterations, meta_batch, meta_lr, progress, checkpoint, log_every, device,
-            conflict_tasks: as for :func:`meta_train_seeds` (one checkpoint holds the whole sweep).
+        tasks, seeds, iterations, meta_batch, meta_lr, progress, checkpoint, log_every, device, conflict_tasks: as
+            for :func:`meta_train_seeds` (one checkpoint holds the whole sweep).
         seed_chunk: vectorise at most this many seeds of one configuration at a time (``None``:
             every copy at once); the results are the same either way.
         on_nonfinite: ``"raise"`` (stop with ``FloatingPointError``) or ``"continue"``: a copy whose
