@@ -83,3 +83,14 @@ def test_mnist_pair_flips_swap_the_label_order():
     labels = b.support_y.view(80, 4)
     larger_is_one = torch.stack([(y == (d == d.max()).float()).all() for d, y in zip(digits, labels)])
     assert torch.equal(larger_is_one, b.sign > 0) and 0 < (b.sign < 0).sum() < 80
+
+
+def test_five_way_default_draws_every_label_order_alike():
+    """Chapter 6's five-way tasks: labels a uniformly random order of the digits, not half sorted."""
+    import torch
+    from wormhole.tasks import MNISTWays
+
+    batch = MNISTWays(ways=5, shots=1, queries=1).sample(600, torch.Generator().manual_seed(0))
+    increasing = float((batch.sign > 0).float().mean())
+    assert increasing < 0.03          # 1/120 in expectation, where a half-sorted family gives 0.5
+    assert MNISTWays(ways=5, shots=1, queries=1).describe()["label_order"] == "uniform"

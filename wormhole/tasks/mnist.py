@@ -79,10 +79,12 @@ def _non_identity_permutations(n: int, ways: int, generator: torch.Generator) ->
 class MNISTWays(TaskFamily):
     """N-way K-shot MNIST tasks with integer labels (loss ``"ce"``).
 
-    A task draws ``ways`` distinct digits and gives them labels 0..ways−1 in increasing
-    digit order, except that with probability ``flip_probability`` (``flip=True``: 0.5;
-    ``flip=False``: 0, the fixed-label-order control) the task is *flipped*: its labels
-    follow a uniformly random order other than the increasing one (for two ways, the swap).
+    With ``flip=True`` and no ``flip_probability`` (the default), a task draws ``ways`` distinct
+    digits and labels them in a uniformly random order (for two ways: a fair coin for which
+    digit is class 1). With ``flip_probability=p``, labels follow increasing digit order
+    except that with probability ``p`` the task is *flipped*: its labels follow a uniformly
+    random order other than the increasing one (for two ways, the swap; so for pairs the
+    default equals ``p = 0.5``). ``flip=False`` is the fixed-label-order control (``p = 0``).
     ``split="train"`` and ``"test"`` use disjoint images; with
     ``held_out_digits=True`` they also use disjoint digits (0–6 versus 7–9).
 
@@ -97,6 +99,8 @@ class MNISTWays(TaskFamily):
                  flip_probability: float | None = None):
         super().__init__(shots, queries, flip, flip_probability)
         self.ways = _checks.count("ways", ways, minimum=2)
+        # the default: every label order equally likely (for pairs, the same tasks as p = 0.5)
+        self.uniform_order = bool(flip) and flip_probability is None
         self.split = _checks.choice("split", split, SPLITS)
         _checks.choice("source", source, SOURCES)
         self.held_out_digits = bool(held_out_digits)
@@ -127,7 +131,7 @@ class MNISTWays(TaskFamily):
     def _draw(self, n_tasks, generator):
         """Digits ``(T, ways)`` in label order, and images ``(T, ways, K+Q, 28, 28)``."""
         digit_idx = torch.rand(n_tasks, len(self.digits), generator=generator).argsort(1)[:, : self.ways]
-        if not (self.ways == 2 and self.flip_probability == 0.5):  # (pairs at 0.5: the random order, as always)
+        if not self.uniform_order:
             digit_idx = digit_idx.sort(1).values
             if self.flip_probability > 0:
                 flipped = self.signs(n_tasks, generator) < 0
@@ -156,7 +160,8 @@ class MNISTWays(TaskFamily):
         return self._split(imgs, labels, sign)
 
     def describe(self):
-        return {**super().describe(), "ways": self.ways, "split": self.split,
+        return {**super().describe(), "ways": self.ways, "label_order": "uniform" if self.uniform_order else
+                "increasing, flipped with flip_probability", "split": self.split,
                 "held_out_digits": self.held_out_digits, "source": self.source}
 
 
