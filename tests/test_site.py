@@ -136,8 +136,8 @@ def test_reference_pages_have_no_launch_buttons(page):
 
 
 def _visible_text(html: str) -> str:
-    """The page's prose as a reader sees it (tags, scripts, styles and code blocks removed)."""
-    html = re.sub(r"<(script|style|pre)\b.*?</\1>", " ", html, flags=re.S)
+    """The page's prose as a reader sees it (tags, scripts, styles, code blocks and inline code removed)."""
+    html = re.sub(r"<(script|style|pre|code)\b.*?</\1>", " ", html, flags=re.S)
     return re.sub(r"<[^>]+>", "\n", html)
 
 
