@@ -1,8 +1,19 @@
-"""The built book in a real browser with the network off: are the equations typeset?
+"""The built book in a real browser, as a reader with no network sees it.
+
+Every page of the table of contents is opened in headless Chromium (driven over its DevTools
+protocol by tools/chromium.py) with the network off, at a desktop window size, and checked:
+
+* the page loads and the console shows no JavaScript error;
+* every equation is typeset (no raw ``\\(``, ``\\[`` or ``$$`` in the rendered text);
+* every figure has a non-zero rendered size;
+* no output block is wider than the content column (nothing needs a sideways scroll);
+* no output shows a Python warning, a traceback, a ``PosixPath(...)``, ``nan%``, ``nan ± nan``
+  or a progress bar, and no page carries saved widget state (dead sliders, frozen bars).
 
 Run after a book build, like tests/test_site.py (``$WORMHOLE_SITE``; ``make test`` points it at
-the quick build). Needs Chromium (``apt-get install -y chromium``; .ci/run installs it): without
-one the tests are skipped, except under CI, where they fail.
+the quick build, ``make check-site`` at the full one). Needs Chromium (``apt-get install -y
+chromium``; .ci/run installs it): without one every test here is skipped and says so, except
+under CI (``$CI`` set), where they fail.
 """
 
 import os
@@ -15,45 +26,149 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SITE = Path(os.environ.get("WORMHOLE_SITE", ROOT / "_build" / "html"))
 sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 import chromium  # noqa: E402
+from test_site import PAGES  # noqa: E402  (every page of _toc.yml)
 
-PAGES = ["notebooks/01_maml_in_brief", "notebooks/02_glued_parameter_space"]
-RAW_TEX = re.compile(r'class="math notranslate nohighlight">\s*(\\\(|\\\[|\$\$)')
+NO_CHROMIUM = "SKIPPED the browser checks: no Chromium (apt-get install -y chromium, or set WORMHOLE_CHROMIUM)"
+
+#: what a reader must never see in an output
+JUNK = {
+    "a Python warning": re.compile(r"\b\w*Warning: |warnings\.warn\("),
+    "a traceback": re.compile(r"Traceback \(most recent call last\)"),
+    "a kernel temp path": re.compile(r"/tmp/ipykernel_"),
+    "a PosixPath(...)": re.compile(r"\b(Posix|Windows)?Path\('"),
+    "nan%": re.compile(r"\bnan ?%"),
+    "nan ± nan": re.compile(r"\bnan ?± ?nan\b"),
+    "a progress bar": re.compile(r"\d+%\|[^|\n]*\| *\d+/\d+"),
+}
+
+#: measured in the page, after MathJax and the images are done (JSON back to Python)
+INSPECT = r"""(() => {
+  const article = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+  const box = article.getBoundingClientRect();
+  const style = getComputedStyle(article);
+  const left = box.left + parseFloat(style.paddingLeft), right = box.right - parseFloat(style.paddingRight);
+  const hidden = el => { for (let e = el; e; e = e.parentElement) {
+      if (e.tagName === 'DETAILS' && !e.open && !(e === el)) return true;
+      if (getComputedStyle(e).display === 'none') return true; } return false; };
+  const where = el => {
+      const cell = el.closest('.cell'); const head = [...document.querySelectorAll('h1, h2, h3')]
+          .filter(h => h.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING).pop();
+      return (head ? '§ ' + head.textContent.replace(/[#¶]/g, '').trim().slice(0, 50) : '') +
+             (cell && cell.id ? ' #' + cell.id : ''); };
+  // 1. raw TeX in prose (code and outputs are not prose)
+  const raw = [];
+  const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (n.parentElement.closest('pre, code, script, style, mjx-container, .cell_output, .highlight, textarea')) continue;
+    const m = n.textContent.match(/\\\(|\\\[|\$\$/);
+    if (m) raw.push(n.textContent.trim().slice(0, 80));
+  }
+  // 2. figures
+  const figures = [...article.querySelectorAll('img')].map(img => {
+    const r = img.getBoundingClientRect();
+    return {src: img.getAttribute('src').slice(0, 80), natural: [img.naturalWidth, img.naturalHeight],
+            shown: [Math.round(r.width), Math.round(r.height)], hidden: hidden(img), where: where(img)}; });
+  // 3. outputs wider than the column, or scrolling sideways inside it
+  const overflow = [];
+  for (const el of article.querySelectorAll('.cell_output pre, .cell_output table, .cell_output img, .cell_output .output, .cell_output details, .cell_output div.output_html')) {
+    if (hidden(el)) continue;
+    const r = el.getBoundingClientRect();
+    const scrolls = el.scrollWidth - el.clientWidth;
+    const sticks_out = r.right - right;
+    if (scrolls > 1 || sticks_out > 1)
+      overflow.push({what: el.tagName.toLowerCase() + (el.className ? '.' + String(el.className).split(' ')[0] : ''),
+                     width: Math.round(Math.max(el.scrollWidth, r.width)), column: Math.round(right - left),
+                     text: (el.innerText || el.getAttribute('src') || '').trim().split('\n')[0].slice(0, 70), where: where(el)});
+  }
+  // 4. the text of every output, for the junk check
+  const outputs = [...article.querySelectorAll('.cell_output')].map(o => ({text: o.textContent, where: where(o)}));
+  return {column: Math.round(right - left), raw, figures, overflow, outputs,
+          math: article.querySelectorAll('.math').length, typeset: document.querySelectorAll('mjx-container').length,
+          merror: document.querySelectorAll('mjx-merror').length,
+          widget_state: document.querySelectorAll('script[type="application/vnd.jupyter.widget-state+json"]').length,
+          widget_views: document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"], .jupyter-widgets').length};
+})()"""
 
 
 @pytest.fixture(scope="module")
 def browser():
     if chromium.find() is None:
-        message = "no Chromium: apt-get install -y chromium"
         if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+            pytest.fail(NO_CHROMIUM)
+        pytest.skip(NO_CHROMIUM)
+    with chromium.Browser() as b:
+        yield b
 
 
-def _page(page):
-    path = SITE / f"{page}.html"
-    assert path.exists(), f"{path} was not built"
-    return path
+_seen: dict[str, dict] = {}
 
 
-def test_mathjax_is_served_by_the_site():
-    html = _page(PAGES[1]).read_text(encoding="utf-8")
-    scripts = re.findall(r'<script[^>]*src="([^"]*mathjax[^"]*)"', html, flags=re.IGNORECASE)
-    assert scripts, "the page loads no MathJax"
-    for src in scripts:
-        assert "://" not in src, f"MathJax comes from the network: {src}"
-        assert (SITE / Path(PAGES[1]).parent / src.split("?")[0]).resolve().is_file(), f"{src} is not in the site"
+@pytest.fixture
+def seen(browser, request):
+    """What the browser shows on this page (each page is opened once for all the checks)."""
+    page = request.node.callspec.params["page"]
+    if page not in _seen:
+        path = SITE / f"{page}.html"
+        assert path.exists(), f"{path} was not built"
+        tab = browser.open(path)
+        report = tab.evaluate(INSPECT)
+        report["errors"] = tab.errors
+        tab.close()
+        _seen[page] = report
+    return _seen[page]
+
+
+def _listed(items) -> str:
+    return "\n  " + "\n  ".join(map(str, items))
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_equations_are_typeset_offline(browser, page):
-    path = _page(page)
-    source = path.read_text(encoding="utf-8")
-    n_math = source.count('class="math notranslate nohighlight"')
-    assert n_math >= 3, f"{page} has no math to check"
-    dom = chromium.dump_dom(path)
-    typeset = dom.count("<mjx-container")
-    assert typeset >= n_math, f"{page}: {typeset} typeset equations for {n_math} in the source"
-    assert not RAW_TEX.search(dom), f"{page}: raw TeX left untypeset"
-    assert "<mjx-merror" not in dom, f"{page}: MathJax reports a TeX error"
+def test_no_javascript_error(seen, page):
+    assert not seen["errors"], f"{page}: the console shows errors:{_listed(seen['errors'])}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_equation_is_typeset(seen, page):
+    assert not seen["raw"], f"{page}: raw TeX left in the text:{_listed(seen['raw'])}"
+    assert seen["merror"] == 0, f"{page}: MathJax reports {seen['merror']} TeX errors"
+    assert seen["typeset"] >= seen["math"], f"{page}: {seen['typeset']} typeset of {seen['math']} equations"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_figure_is_shown(seen, page):
+    empty = [f for f in seen["figures"] if min(f["natural"]) == 0 or (not f["hidden"] and min(f["shown"]) == 0)]
+    assert not empty, f"{page}: figures with no rendered size:{_listed(empty)}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_output_is_wider_than_the_column(seen, page):
+    wide = seen["overflow"]
+    assert not wide, f"{page}: outputs wider than the {seen['column']}px column:{_listed(wide)}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_junk_in_outputs(seen, page):
+    found = [f"{name} ({o['where']}): ...{o['text'][max(0, m.start() - 50):m.end() + 30].strip()!r}..."
+             for o in seen["outputs"] for name, pattern in JUNK.items() for m in [pattern.search(o["text"])] if m]
+    assert not found, f"{page}: outputs a reader should not see:{_listed(found)}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_saved_widget_state(seen, page):
+    assert seen["widget_state"] == 0 and seen["widget_views"] == 0, (
+        f"{page}: saved widget state ({seen['widget_state']} state scripts, {seen['widget_views']} widget views): "
+        "a static page shows dead widgets; chapters show a static figure in a book build")
+
+
+def test_mathjax_is_served_by_the_site():
+    page = "notebooks/02_glued_parameter_space"
+    path = SITE / f"{page}.html"
+    assert path.exists(), f"{path} was not built"
+    scripts = re.findall(r'<script[^>]*src="([^"]*mathjax[^"]*)"', path.read_text(encoding="utf-8"), flags=re.I)
+    assert scripts, "the page loads no MathJax"
+    for src in scripts:
+        assert "://" not in src, f"MathJax comes from the network: {src}"
+        assert (SITE / Path(page).parent / src.split("?")[0]).resolve().is_file(), f"{src} is not in the site"
