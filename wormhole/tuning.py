@@ -40,6 +40,7 @@ Example::
 from __future__ import annotations
 
 import copy
+import html
 import itertools
 import math
 import os
@@ -47,13 +48,17 @@ import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 from torch import nn
 
 from . import _checks
+from .diagnostics import adaptation_statistics
 from .evaluation import evaluate
 from .experiments import Comparison, compare
+from .seeding import stream_seed
 from .learners import MAML, LearnedScale, LearnedStep, MetaLearner, Wormhole
-from .stats import fmt, mean_ci
+from .report import SETTINGS, html_rows, selected_table, setting_values, short
+from .stats import Paired, fmt, mean_ci, paired
 from .tasks.base import TaskFamily
 from .training import check_sweep, meta_train_seeds, meta_train_sweep
 
@@ -124,6 +129,18 @@ def standard_grids(model: nn.Module, loss, inner_lr: float, k: int = 12, steps: 
                                  for a, w0 in itertools.product(scale_alphas, w0s)], k),
         "learned step": [LearnedStep(m(), inner_lr=a, **common) for a in alphas],
     }
+
+
+def grid_table(grids: dict) -> str:
+    """The grids as an HTML table, one row per method: how many configurations (the budget)
+    and the values each setting takes. Chapters show it *before* any result."""
+    rows = []
+    for name, grid in grids.items():
+        records = [learner.describe() for learner in grid]
+        kinds = sorted({r["method"] for r in records})
+        rows.append([html.escape(name), html.escape(", ".join(kinds)), str(len(records)),
+                     *[html.escape(setting_values(records, key)) for key, _ in SETTINGS]])
+    return html_rows(["method", "class", "configurations", *[sym for _, sym in SETTINGS]], rows)
 
 
 # ---------------------------------------------------------------- tuning
@@ -206,14 +223,15 @@ class Tuning:
         rows = [["method", *keys, "validation loss", ""]]
         for name, m in self.methods.items():
             for j, (r, s, h) in enumerate(zip(m.records, m.score, m.ci)):
-                vals = [_short(r.get(k, "")) for k in keys]
+                vals = [short(r.get(k, "")) for k in keys]
                 rows.append([name, *vals, fmt(s, h) if np.isfinite(s) else "diverged", "*" if j == m.selected else ""])
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
-def _short(v) -> str:
-    return f"{v:.3g}" if isinstance(v, float) else str(v)
+    def html(self) -> str:
+        """Per method, the selected setting and its validation loss, as an HTML table."""
+        return selected_table(self.summary())
 
 
 SELECTION_RULE = ("lowest mean validation query loss over the tuning seeds after the learner's training number of "
@@ -406,5 +424,143 @@ def converged_budget(learner: MetaLearner, train_tasks: TaskFamily, validation_t
     return Convergence(plan[-1], False, checks)
 
 
-__all__ = ["METHODS", "SELECTION_RULE", "Convergence", "MethodTuning", "Tuning", "budgets", "compare_selected",
-           "converged_budget", "evenly", "log_grid", "standard_grids", "tune", "validation_losses"]
+# ---------------------------------------------------------------- the whole protocol in one call
+@dataclass
+class FairFight:
+    """One problem's fair fight (:func:`fair_fight`): the tuning, the converged budget and the
+    comparison of the selected settings (with the package defaults) on fresh seeds."""
+
+    tuning: Tuning
+    convergence: Convergence
+    comparison: Comparison
+
+    def summary(self) -> str:
+        """Plain text: the iterations used and why."""
+        return (f"{self.comparison.name}: tuned with {self.tuning.budget['configurations']} configurations × "
+                f"{self.tuning.budget['iterations']} iterations × {len(self.tuning.budget['seeds'])} seeds per method; "
+                f"selected settings retrained for {self.convergence.iterations} iterations "
+                f"({'MAML converged' if self.convergence.converged else 'MAML NOT converged: the cap was reached'}) "
+                f"on {len(self.comparison.config['seeds'])} fresh seeds")
+
+
+def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: TaskFamily, tuning_seeds, seeds,
+               tune_iterations: int, converge_start: int, converge_cap: int, defaults: dict | None = None,
+               validation_tasks: TaskFamily | None = None, meta_batch: int = 25, meta_lr: float = 1e-3,
+               n_validation: int = 500, n_eval: int = 500, eval_seed: int = 1234, log_every: int = 50,
+               progress: bool = True, device="auto", seed_chunk: int | None = None) -> FairFight:
+    """The book's protocol for one problem, in order: :func:`tune` every method's grid with the
+    same budget (``tune_iterations`` × ``tuning_seeds``) and select on the validation stream;
+    :func:`converged_budget` for the selected MAML (from ``converge_start`` up to ``converge_cap``
+    iterations, never fewer than ``tune_iterations``), on the validation stream of the fresh
+    ``seeds`` (two tuning seeds would give so wide a CI that any curve looks flat);
+    :func:`compare_selected` with those fresh ``seeds`` at that budget, the ``defaults``
+    (``{label: learner}``) trained beside them.
+
+    ``validation_tasks`` defaults to ``train_tasks`` (the same family; the *stream* differs).
+    The convergence record is kept under ``comparison.config["convergence"]``."""
+    validation_tasks = train_tasks if validation_tasks is None else validation_tasks
+    common = dict(meta_batch=meta_batch, meta_lr=meta_lr, n_validation=n_validation, log_every=log_every,
+                  progress=progress, device=device)
+    tuning = tune(grids, train_tasks, validation_tasks, tune_iterations, tuning_seeds, seed_chunk=seed_chunk, **common)
+    convergence = converged_budget(tuning["MAML"].selected_learner, train_tasks, validation_tasks, seeds,
+                                   start=max(converge_start, tune_iterations),
+                                   cap=max(converge_cap, converge_start, tune_iterations), **common)
+    comparison = compare_selected(name, tuning, train_tasks, eval_tasks, seeds, iterations=convergence.iterations,
+                                  defaults=defaults, n_eval=n_eval, eval_seed=eval_seed, log_every=log_every,
+                                  progress=progress, device=device, seed_chunk=seed_chunk)
+    comparison.config["convergence"] = {"iterations": convergence.iterations, "converged": convergence.converged,
+                                        "checks": convergence.checks}
+    return FairFight(tuning, convergence, comparison)
+
+
+# ---------------------------------------------------------------- where the wormhole helps
+@dataclass
+class Landscape:
+    """Wormhole's paired improvement over a baseline across a grid of (α_w, w₀).
+
+    ``improvement[i, j]`` (positive = better), ``half_width[i, j]`` and ``p_value[i, j]`` for
+    ``wormhole_lrs[i]`` and ``w0s[j]`` (the paired comparison of :func:`wormhole.stats.paired`
+    over the seeds of the baseline's comparison); ``flip_fraction[i, j]``: the fraction of
+    flipped tasks on which the adapted w changed sign (mean over seeds; NaN where the family
+    has no flipped tasks)."""
+
+    wormhole_lrs: list
+    w0s: list
+    inner_lr: float
+    metric: str
+    steps: int
+    baseline: str
+    results: list  # results[i][j]: Paired
+    flip_fraction: np.ndarray
+
+    @property
+    def improvement(self) -> np.ndarray:
+        return np.array([[r.improvement for r in row] for row in self.results])
+
+    @property
+    def half_width(self) -> np.ndarray:
+        return np.array([[r.half_width for r in row] for row in self.results])
+
+    @property
+    def p_value(self) -> np.ndarray:
+        return np.array([[r.p_value for r in row] for row in self.results])
+
+    def best(self) -> tuple[float, float, Paired]:
+        """``(α_w, w₀, comparison)`` of the cell with the largest mean improvement."""
+        i, j = np.unravel_index(np.nanargmax(self.improvement), self.improvement.shape)
+        return self.wormhole_lrs[i], self.w0s[j], self.results[i][j]
+
+
+def landscape(comparison: Comparison, template, wormhole_lrs, w0s, train_tasks: TaskFamily,
+              eval_tasks: TaskFamily, baseline: str = "MAML", metric: str = "loss", steps: int = 1,
+              progress: bool = True, device="auto") -> Landscape:
+    """Train ``template`` (a :class:`~wormhole.Wormhole`) at every (α_w, w₀) of the grid, in one
+    vectorised sweep, with the seeds, budget and evaluation tasks of ``comparison``, and compare
+    each cell, paired by seed, with ``comparison[baseline]``.
+
+    The template keeps its own α (pass the baseline's α so that only the wormhole differs).
+
+    Raises:
+        ValueError: ``template`` is not a Wormhole with a fixed α_w, or the grid is empty.
+    """
+    if not isinstance(template, Wormhole) or template.describe().get("learn_wormhole_lr"):
+        raise ValueError("template must be a wh.Wormhole with a fixed wormhole_lr (learn_wormhole_lr=False)")
+    wormhole_lrs = [_checks.positive("wormhole_lrs", float(v)) for v in wormhole_lrs]
+    w0s = [float(v) for v in w0s]
+    if not wormhole_lrs or not w0s:
+        raise ValueError("wormhole_lrs and w0s must each name at least one value")
+    cfg = comparison.config
+    args = {k: v for k, v in template._arguments.items() if k not in ("model", "wormhole_lr", "wormhole_init")}
+    grid = [Wormhole(copy.deepcopy(template.model), **args, wormhole_lr=a, wormhole_init=w)
+            for a in wormhole_lrs for w in w0s]
+    runs = meta_train_sweep(grid, train_tasks, cfg["seeds"], cfg["iterations"], cfg["meta_batch"], cfg["meta_lr"],
+                            progress, None, log_every=max(cfg["iterations"], 1), device=device,
+                            on_nonfinite="continue")
+    base = comparison[baseline].per_seed(steps, metric)
+    usage_batch = eval_tasks.sample(min(cfg["n_eval"], 256),
+                                    torch.Generator().manual_seed(stream_seed(cfg["eval_seed"], "eval") + 1))
+    results, flips = [], []
+    higher = metric == "accuracy"
+    for c, config_runs in enumerate(runs):
+        values, flip = [], []
+        for run in config_runs:
+            if run.history.diverged_at is not None:
+                values.append(np.nan)
+                continue
+            ev = evaluate(run.learner, eval_tasks, cfg["n_eval"], (steps,), cfg["eval_seed"], device=device)
+            values.append(float(getattr(ev, metric)[:, 0].mean()))
+            stats = adaptation_statistics(run.learner, usage_batch.to(next(run.learner.parameters()).device))
+            flip.append(stats.get("flip_fraction_flipped_tasks", np.nan))
+        results.append(paired(values, base, higher_is_better=higher,
+                              label=f"Wormhole(α_w={grid[c].effective_wormhole_lr:.3g}, w₀={w0s[c % len(w0s)]:g}) "
+                                    f"vs {baseline}"))
+        flips.append(np.nanmean(flip) if np.isfinite(flip).any() else np.nan)
+    shape = (len(wormhole_lrs), len(w0s))
+    grid_results = [results[i * len(w0s):(i + 1) * len(w0s)] for i in range(len(wormhole_lrs))]
+    return Landscape(wormhole_lrs, w0s, float(template.describe().get("inner_lr", np.nan)), metric, steps, baseline, grid_results,
+                     np.array(flips, dtype=float).reshape(shape))
+
+
+__all__ = ["METHODS", "SELECTION_RULE", "Convergence", "FairFight", "Landscape", "MethodTuning", "Tuning",
+           "budgets", "compare_selected", "converged_budget", "evenly", "fair_fight", "grid_table", "landscape",
+           "log_grid", "standard_grids", "tune", "validation_losses"]
