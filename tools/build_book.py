@@ -77,7 +77,8 @@ def main(argv=None) -> int:
     metrics = ROOT / "_build" / ("metrics-quick" if args.quick else "metrics")
     if prepare(out / "_build" / ".jupyter_cache", metrics, stamp):
         print(f"fingerprint {stamp}: sources, mode or seeds changed, so every chapter executes afresh")
-    env.update(WORMHOLE_FINGERPRINT=stamp, WORMHOLE_METRICS_DIR=str(metrics))
+    # WORMHOLE_STATIC: the outputs become web pages, so no widgets and no progress bars (wormhole.book.static)
+    env.update(WORMHOLE_FINGERPRINT=stamp, WORMHOLE_METRICS_DIR=str(metrics), WORMHOLE_STATIC="1")
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(ROOT), "-W", "--keep-going", "--path-output", str(out)]
     t0 = time.perf_counter()

@@ -9,6 +9,8 @@ Three environment variables steer a build of the book, never the library's behav
 * ``WORMHOLE_METRICS_DIR``: where chapters save metrics for the results page (:func:`metrics_dir`);
   ``WORMHOLE_FINGERPRINT``, set by ``tools/build_book.py``, stamps them with the build they
   belong to (:func:`provenance`).
+* ``WORMHOLE_STATIC=1``, set by ``tools/build_book.py``: the outputs become static web pages
+  (:func:`static`), so chapters draw a figure instead of widgets and training shows no progress bar.
 """
 
 from __future__ import annotations
@@ -24,6 +26,14 @@ SEED_SPAN = 100
 def quick() -> bool:
     """True when ``WORMHOLE_QUICK=1``: the chapters run the same code at tiny sizes."""
     return os.environ.get("WORMHOLE_QUICK", "0") == "1"
+
+
+def static() -> bool:
+    """True while ``tools/build_book.py`` executes the chapters for the web pages
+    (``WORMHOLE_STATIC=1``): a saved widget would be dead on the page, so a chapter shows a static
+    figure for its widgets' default values instead, and training draws no progress bar. In
+    Jupyter, Binder and Colab it is False and the widgets work."""
+    return os.environ.get("WORMHOLE_STATIC", "0") == "1"
 
 
 def size(full, quick_value):

@@ -1,12 +1,43 @@
-"""The book's figures: each takes a Comparison (or learners) and returns a matplotlib Figure."""
+"""The book's figures: each takes a Comparison (or learners) and returns a matplotlib Figure.
+
+Every figure is drawn at most :data:`COLUMN_INCHES` wide with text of at least 9 pt
+(:data:`STYLE`), so that the book shows it at full size in its text column (tests/test_browser.py
+checks that no figure is shrunk) with legible labels. Chapters draw their own figures in the same
+style with :func:`use_book_style` (or ``with plt.rc_context(wh.plotting.STYLE):``).
+"""
 
 from __future__ import annotations
+
+import functools
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from .display import AGREEMENT_SHORT
 from .stats import mean_ci
+
+#: the book's text column, in inches at the 100 dpi of inline figures (688 CSS pixels)
+COLUMN_INCHES = 6.8
+#: text of at least 9 pt everywhere
+STYLE = {"font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10, "xtick.labelsize": 9,
+         "ytick.labelsize": 9, "legend.fontsize": 9, "figure.titlesize": 10.5, "legend.framealpha": 0.85}
+#: the conflict measure's axis label: its name and which way is better
+AGREEMENT_AXIS = "gradient agreement (cosine)\nhigher = less conflict"
+
+
+def use_book_style() -> None:
+    """Make :data:`STYLE` matplotlib's default for the rest of the session (a chapter's own figures)."""
+    plt.rcParams.update(STYLE)
+
+
+def _styled(draw):
+    """Draw the figure under :data:`STYLE`."""
+    @functools.wraps(draw)
+    def styled(*args, **kwargs):
+        with plt.rc_context(STYLE):
+            return draw(*args, **kwargs)
+    return styled
 
 
 def _band(ax, x, m, h, label):
@@ -16,11 +47,13 @@ def _band(ax, x, m, h, label):
 
 
 def _loss_and_accuracy_axes(has_acc: bool):
-    return plt.subplots(1, 2 if has_acc else 1, figsize=(10 if has_acc else 5, 3.4), squeeze=False)
+    return plt.subplots(1, 2 if has_acc else 1, figsize=(COLUMN_INCHES if has_acc else 4.6, 3.0), squeeze=False)
 
 
-def training_curves(comparison, smooth: int = 20):
-    """Meta-training query loss (and accuracy, for classification) vs iteration, mean ± 95% CI over seeds."""
+@_styled
+def training_curves(comparison, smooth: int = 20, title: str = ""):
+    """Meta-training query loss (and accuracy, for classification) vs iteration, mean ± 95% CI over
+    seeds; ``title`` goes above the panels."""
     first = next(iter(comparison.methods.values()))
     has_acc = np.isfinite(first.runs[0].history.accuracy).all()
     fig, axes = _loss_and_accuracy_axes(has_acc)
@@ -29,14 +62,16 @@ def training_curves(comparison, smooth: int = 20):
         _band(axes[0, 0], *m.curve("meta_loss", s), name)
         if has_acc:
             _band(axes[0, 1], *m.curve("accuracy", s), name)
-    axes[0, 0].set(xlabel="meta-iteration", ylabel="query loss after adaptation", title="meta-training")
+    axes[0, 0].set(xlabel="meta-iteration", ylabel="query loss after adaptation")
     if has_acc:
-        axes[0, 1].set(xlabel="meta-iteration", ylabel="query accuracy", title="meta-training")
+        axes[0, 1].set(xlabel="meta-iteration", ylabel="query accuracy after adaptation")
     axes[0, 0].legend()
+    fig.suptitle(title or "meta-training (mean ± 95% CI over seeds)")
     fig.tight_layout()
     return fig
 
 
+@_styled
 def inner_steps(comparison):
     """Query loss and accuracy vs the number of inner steps at evaluation (mean ± 95% CI over seeds)."""
     first = next(iter(comparison.methods.values()))
@@ -48,57 +83,69 @@ def inner_steps(comparison):
             vals = np.array([m.per_seed(s, metric) for s in steps])
             mean, h = mean_ci(vals, axis=1)
             ax.errorbar(steps, mean, yerr=h, marker="o", capsize=3, label=name)
-    axes[0, 0].set(xlabel="inner steps", ylabel="query loss", title="after adaptation (evaluation tasks)")
+    axes[0, 0].set(xlabel="inner steps", ylabel="query loss")
     if has_acc:
-        axes[0, 1].set(xlabel="inner steps", ylabel="query accuracy", title="after adaptation (evaluation tasks)")
+        axes[0, 1].set(xlabel="inner steps", ylabel="query accuracy")
     axes[0, 0].legend()
+    fig.suptitle("after adaptation, on the evaluation tasks (mean ± 95% CI over seeds)")
     fig.tight_layout()
     return fig
 
 
-def conflict(comparison, ax=None, title: str = "gradient conflict"):
-    """Gradient conflict: mean pairwise cosine of per-task meta-gradients over training
-    (mean ± 95% CI over seeds). Draws into ``ax`` when given, so that panels can be combined."""
+@_styled
+def conflict(comparison, ax=None, title: str = "gradient agreement during training"):
+    """Gradient agreement (the conflict measure): mean pairwise cosine of per-task meta-gradients
+    over training (mean ± 95% CI over seeds); higher = less conflict, below 0 = conflict. Draws
+    into ``ax`` when given, so that panels can be combined."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3.4))
+        _, ax = plt.subplots(figsize=(4.8, 3.2))
     for name, m in comparison.methods.items():
         _band(ax, *m.curve("conflict"), name)
     ax.axhline(0, color="k", lw=0.8)
-    ax.set(xlabel="meta-iteration", ylabel="mean cosine of task meta-gradients", title=title)
-    ax.legend(fontsize=8)
+    ax.set(xlabel="meta-iteration", ylabel=AGREEMENT_AXIS, title=title)
+    ax.legend()
     ax.figure.tight_layout()
     return ax.figure
 
 
+@_styled
 def wormhole_values(comparison, methods=None):
-    """w₀ over training and the adapted w on the flipped and unflipped evaluation tasks."""
+    """w₀ over training and the adapted w on the flipped and unflipped evaluation tasks. Every bar
+    is labelled with its value (a method whose w never changes sign shows "0%", not an empty
+    slot); a task kind that the evaluation tasks lack shows "n/a"."""
     names = [n for n, m in comparison.methods.items() if m.usage and (methods is None or n in methods)]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
-    for name in names:
+    fig, axes = plt.subplots(1, 2, figsize=(COLUMN_INCHES, 3.2))
+    width = 0.8 / max(1, len(names))
+    for i, name in enumerate(names):
         m = comparison.methods[name]
         _band(axes[0], *m.curve("w0_mean"), f"{name}: w₀")
-        _band(axes[0], *m.curve("adapted_w_mean"), f"{name}: adapted w (mean)")
+        _band(axes[0], *m.curve("adapted_w_mean"), f"{name}: adapted w")
         flips = [[u["flip_fraction_flipped_tasks"] for u in m.usage], [u["flip_fraction_unflipped_tasks"] for u in m.usage]]
-        pos = np.arange(2) + 0.3 * names.index(name)
-        axes[1].bar(pos, [np.nanmean(f) for f in flips], width=0.3, label=name)
+        values = [float(np.nanmean(f)) if np.isfinite(f).any() else np.nan for f in flips]
+        pos = np.arange(2) + width * (i - (len(names) - 1) / 2)
+        bars = axes[1].bar(pos, np.nan_to_num(values), width=width, label=name)
+        axes[1].bar_label(bars, ["n/a" if not np.isfinite(v) else f"{v:.0%}" for v in values], fontsize=9, padding=2)
     axes[0].axhline(0, color="k", lw=0.8)
     axes[0].set(xlabel="meta-iteration", ylabel="multiplier", title="w₀ and adapted w")
-    axes[1].set_xticks(np.arange(2) + 0.15, ["flipped tasks", "unflipped tasks"])
-    axes[1].set(ylabel="fraction of tasks where w changes sign", title="does the inner loop use the wormhole?",
-                ylim=(0, 1))
+    axes[1].set_xticks(np.arange(2), ["flipped tasks", "unflipped tasks"])
+    axes[1].set(ylabel="tasks where w changes sign", title="does the inner loop use the wormhole?", ylim=(0, 1.15))
+    axes[1].yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
     for ax in axes:
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8)
+            ax.legend(loc="best")
     fig.tight_layout()
     return fig
 
 
+@_styled
 def adapted_fits(learners: dict, batch, steps=(0, 1, 10), n_tasks: int = 3):
     """MAML-sinusoid-style panels: the true curve, the support points and the fit after each number of steps.
 
     ``learners`` maps a name to a learner; ``batch`` is a 1-D regression TaskBatch whose query set is dense.
+    One row per learner, one column per task; axes labelled, one legend below the panels.
     """
-    fig, axes = plt.subplots(len(learners), n_tasks, figsize=(3.4 * n_tasks, 2.6 * len(learners)), squeeze=False)
+    fig, axes = plt.subplots(len(learners), n_tasks, figsize=(COLUMN_INCHES, 1.9 * len(learners) + 0.6),
+                             squeeze=False, sharex=True)
     for row, (name, learner) in enumerate(learners.items()):
         dev = next(learner.parameters()).device
         for col in range(n_tasks):
@@ -113,11 +160,17 @@ def adapted_fits(learners: dict, batch, steps=(0, 1, 10), n_tasks: int = 3):
                     pred = learner.predict(fast, qx).cpu()
                 ax.plot(qx[order, 0].cpu(), pred[order, 0], "--", label=f"{s} steps")
             ax.set_title(f"{name}, task {col} (sign {int(batch.sign[col]):+d})", fontsize=9)
-    axes[0, 0].legend(fontsize=7)
-    fig.tight_layout()
+            if row == len(learners) - 1:
+                ax.set_xlabel("input x")
+            if col == 0:
+                ax.set_ylabel("target y")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
+    fig.tight_layout(rect=(0, 0.08 if len(learners) > 1 else 0.12, 1, 1))
     return fig
 
 
+@_styled
 def meta_loss_landscape(alpha: float = 0.1, alpha_w: float = 0.5, w0: float = 1.0, u=(0.6, 0.8), ax=None):
     """One-step meta-loss of MAML and the wormhole (parameter placement) on the quadratic tasks ±u,
     along the line θ = s·u, from the closed forms in :mod:`wormhole.theory`."""
@@ -133,10 +186,11 @@ def meta_loss_landscape(alpha: float = 0.1, alpha_w: float = 0.5, w0: float = 1.
     ax.plot(s, worm, label=f"wormhole (w₀ = {w0:.2f}, α_w = {alpha_w:.2f})")
     ax.set(xlabel="initialisation θ = s·u", ylabel="meta-loss after one step", ylim=(-0.02, max(1.0, max(maml) * 1.05)),
            title=f"α = {alpha:.2f}")
-    ax.legend(fontsize=8)
+    ax.legend()
     return ax.figure
 
 
+@_styled
 def wormhole_landscape(landscape, ax=None):
     """Heatmap of Wormhole's paired improvement over the baseline across (α_w, w₀)
     (:func:`wormhole.tuning.landscape`; positive = better than the baseline), with each cell's
@@ -169,6 +223,7 @@ def wormhole_landscape(landscape, ax=None):
     return ax.figure
 
 
+@_styled
 def conflict_strength(comparisons: dict, steps: int = 1):
     """The abstract's central claim, tested directly: for each method, the query loss after
     ``steps`` inner steps and the gradient agreement (mean cosine of per-task meta-gradients over
@@ -177,7 +232,7 @@ def conflict_strength(comparisons: dict, steps: int = 1):
     methods. Mean ± 95% CI over seeds."""
     ps = sorted(comparisons)
     methods = list(comparisons[ps[0]].methods)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, axes = plt.subplots(1, 2, figsize=(COLUMN_INCHES, 3.2))
     for k, name in enumerate(methods):
         for ax, metric, kw in ((axes[0], "loss", {"steps": steps}), (axes[1], "conflict_during_training", {})):
             vals = [comparisons[p][name].per_seed(kw.get("steps", 1), metric) for p in ps]
@@ -186,8 +241,8 @@ def conflict_strength(comparisons: dict, steps: int = 1):
             ax.errorbar(np.array(ps) + (k - len(methods) / 2) * 0.004, m, yerr=h, marker="o", capsize=3, label=name)
     axes[0].set(xlabel="probability that a task is flipped", ylabel=f"query loss after {steps} step(s)",
                 title="after adaptation (lower is better)")
-    axes[1].set(xlabel="probability that a task is flipped", ylabel="gradient agreement (cosine)",
-                title="over training (higher = less conflict)")
+    axes[1].set(xlabel="probability that a task is flipped", ylabel=AGREEMENT_AXIS,
+                title="over training")
     axes[1].axhline(0, color="k", lw=0.8)
     axes[0].legend(fontsize=9)
     fig.tight_layout()

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from . import _checks, checkpoints, distributed
+from . import _checks, book, checkpoints, distributed
 from .devices import resolve_device
 from .diagnostics import conflict_per_copy
 from .learners.base import HYPER_PREFIX, MetaLearner, Params
@@ -411,7 +411,7 @@ def meta_train_sweep(learners, tasks: TaskFamily, seeds, iterations: int, meta_b
 
     configs = f" x{len(learners)} configs" if len(learners) > 1 else ""
     bar = tqdm(range(run.start, iterations), total=iterations, initial=run.start,
-               disable=not progress or distributed.rank() > 0,
+               disable=not progress or distributed.rank() > 0 or book.static(),  # no frozen bar in the book
                desc=f"{type(learners[0]).__name__}{configs} x{len(seeds)} seeds", leave=False)
     for it in bar:
         t0 = time.perf_counter()
