@@ -135,20 +135,31 @@ class Comparison:
         return {"name": self.name, "config": self.config, "provenance": provenance(),
                 "methods": {k: m.summary() for k, m in self.methods.items()}}
 
-    def table(self, steps=(0, 1, 10)) -> str:
-        """A plain-text table of query loss / accuracy (mean ± 95% CI over seeds) and conflict."""
+    def table(self, steps=(0, 1, 10), title: str = ""):
+        """Query loss / accuracy after 0, 1, 10 inner steps (mean ± 95% CI over seeds), gradient
+        agreement at the end of training and milliseconds per meta-iteration, as a
+        :class:`wormhole.display.Table`: an HTML table narrow enough for the book's column when it
+        is a cell's last expression (or passed to ``display``), plain text when printed. Accuracy
+        is left out for regression; a number that does not apply reads ``n/a``."""
+        from .display import AGREEMENT_SHORT, mean_pm, table
+
         has_acc = all(np.isfinite(m.per_seed(steps[0], "accuracy")).all() for m in self.methods.values())
         head = ["method"] + [f"loss@{s}" for s in steps] + ([f"acc@{s}" for s in steps] if has_acc else [])
-        head += ["conflict", "ms/iter"]
-        rows = [head]
+        head += [AGREEMENT_SHORT, "ms/iter"]
+        rows = []
         for name, m in self.methods.items():
-            row = [name] + [fmt(*mean_ci(m.per_seed(s))) for s in steps]
+            row = [name] + [mean_pm(*mean_ci(m.per_seed(s)), reason="diverged") for s in steps]
             if has_acc:
-                row += [fmt(*mean_ci(m.per_seed(s, "accuracy"))) for s in steps]
-            row += [fmt(*mean_ci(m.final_logged("conflict"))), fmt(*(1000 * v for v in mean_ci(m.seconds_per_iteration())), 2)]
+                row += [mean_pm(*mean_ci(m.per_seed(s, "accuracy"))) for s in steps]
+            ms = 1000 * m.seconds_per_iteration()
+            row += [mean_pm(*mean_ci(m.final_logged("conflict")), signed=True),
+                    f"{np.median(ms):.1f}" if ms.size else "n/a"]
             rows.append(row)
-        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-        return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
+        note = ("loss/acc@k: on the evaluation tasks after k inner steps, mean ± 95% CI over "
+                f"{len(next(iter(self.methods.values())).runs)} seeds; {AGREEMENT_SHORT}: mean cosine of the tasks' "
+                "meta-gradients over the last logged iterations (higher = less conflict, < 0 = conflict); "
+                "ms/iter: median time of one meta-iteration on the machine that ran this page.")
+        return table(rows, head, title=title, note=note)
 
     def record(self, problem: str | None = None) -> dict:
         """:meth:`summary` with the tags the results page files it under: ``problem`` (the claim
