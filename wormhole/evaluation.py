@@ -42,9 +42,15 @@ class Evaluation:
         return float(self.loss[:, self.steps.index(steps)].mean())
 
     def __str__(self) -> str:
-        rows = [f"{'steps':>5}  {'query loss':>18}  {'accuracy':>18}"]
-        for s, r in self.summary().items():
-            rows.append(f"{s:>5}  {fmt(r['loss'], r['loss_ci']):>18}  {fmt(r['accuracy'], r['accuracy_ci']):>18}")
+        """Loss (and accuracy, for classification; a regression task has none) per number of steps."""
+        summary = self.summary()
+        has_acc = all(np.isfinite(r["accuracy"]) for r in summary.values())
+        rows = [f"{'steps':>5}  {'query loss':>18}" + (f"  {'accuracy':>18}" if has_acc else "")]
+        for s, r in summary.items():
+            rows.append(f"{s:>5}  {fmt(r['loss'], r['loss_ci']):>18}"
+                        + (f"  {fmt(r['accuracy'], r['accuracy_ci']):>18}" if has_acc else ""))
+        if not has_acc:
+            rows.append("(no accuracy: a regression task)")
         return "\n".join(rows)
 
 

@@ -43,3 +43,106 @@ def setup(app):
     app.connect("config-inited", default_colour_mode)
     app.connect("html-page-context", write_each_script_once, priority=900)  # after the extensions add theirs
     return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+# -- the execution-times page --------------------------------------------------------------------
+from docutils import nodes  # noqa: E402
+from sphinx.addnodes import pending_xref  # noqa: E402
+from sphinx.transforms.post_transforms import SphinxPostTransform  # noqa: E402
+from sphinx.util.docutils import SphinxDirective  # noqa: E402
+
+TIMINGS_PAGE = "book/timings"
+
+
+class timings_placeholder(nodes.General, nodes.Element):
+    pass
+
+
+class TimingsDirective(SphinxDirective):
+    """``{wormhole-timings}``: each chapter's execution time in this build and whether it ran
+    without an error, from myst-nb's execution records (replaces ``{nb-exec-table}``, whose ✅
+    reads as "its checks passed" and is kept for a chapter served from an older cache)."""
+
+    def run(self):
+        return [timings_placeholder()]
+
+
+def _exec_data(env) -> dict:
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    return {doc: data["exec_data"] for doc, data in NbMetadataCollector.get_doc_data(env).items()
+            if data.get("exec_data")}
+
+
+class TimingsTransform(SphinxPostTransform):
+    default_priority = 8  # before the references are resolved
+
+    def run(self, **kwargs):
+        import os
+
+        env = self.env
+        records = _exec_data(env)
+        for node in list(self.document.findall(timings_placeholder)):
+            table = nodes.table(classes=["colwidths-auto"])
+            group = nodes.tgroup(cols=4)
+            table += group
+            for _ in range(4):
+                group += nodes.colspec(colwidth=25)
+            head = nodes.thead()
+            group += head
+            row = nodes.row()
+            for name in ("Chapter", "Seconds", "Executed", "Outcome"):
+                row += nodes.entry("", nodes.paragraph(text=name))
+            head += row
+            body = nodes.tbody()
+            group += body
+            total, failed = 0.0, 0
+            for doc in sorted(records):   # file order = chapter order
+                data = records[doc]
+                row = nodes.row()
+                number = ".".join(map(str, env.toc_secnumbers.get(doc, {}).get("", ())))
+                link = pending_xref(refdoc=env.docname, reftarget="/" + doc, reftype="doc", refdomain="std",
+                                    refexplicit=False, refwarn=True)
+                link += nodes.inline(text=doc)
+                cell = nodes.paragraph()
+                if number:
+                    cell += nodes.Text(f"{number}. ")
+                cell += link
+                row += nodes.entry("", cell)
+                runtime = data.get("runtime")
+                total += runtime or 0.0
+                row += nodes.entry("", nodes.paragraph(text="–" if runtime is None else f"{runtime:.0f}"))
+                cached = data.get("method") == "cache"
+                row += nodes.entry("", nodes.paragraph(text="from the cache (unchanged code)" if cached else "in this build"))
+                if data.get("succeeded"):
+                    outcome = "every cell ran, every check passed"
+                else:
+                    failed += 1
+                    outcome = "FAILED: " + (str(data.get("error") or "a cell raised").splitlines() or ["error"])[-1][:120]
+                row += nodes.entry("", nodes.paragraph(text=outcome))
+                body += row
+            mode = "quick mode (tiny sizes)" if os.environ.get("WORMHOLE_QUICK") == "1" else "full scale"
+            summary = nodes.paragraph(text=(
+                f"All chapters: {total:.0f} s ({total / 60:.1f} min) of execution at {mode}, on "
+                f"{os.cpu_count()} CPU cores of the machine that built this book"
+                + (f"; {failed} chapter(s) failed." if failed else ".")))
+            node.replace_self([summary, table])
+
+
+def always_refresh_timings(app, env, added, changed, removed):
+    return [TIMINGS_PAGE] if TIMINGS_PAGE in env.found_docs else []
+
+
+def _setup_timings(app):
+    app.add_node(timings_placeholder)
+    app.add_directive("wormhole-timings", TimingsDirective)
+    app.add_post_transform(TimingsTransform)
+    app.connect("env-get-outdated", always_refresh_timings)
+
+
+_plain_setup = setup
+
+
+def setup(app):  # noqa: F811 - the page fixes above, plus the timings table
+    _setup_timings(app)
+    return _plain_setup(app)
