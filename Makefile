@@ -20,7 +20,7 @@ NEW_REPOSITORY = $(if $(filter command line,$(origin REPOSITORY)),$(REPOSITORY))
 SET_REPOSITORY = $(if $(NEW_REPOSITORY),$(BIN)/python tools/repository.py set "$(NEW_REPOSITORY)")
 NBVAL_IGNORE := --ignore-glob='*/_build/*' --ignore-glob='.venv/*'
 
-.PHONY: test unit notebooks book-quick book check-site publish repository bench clean
+.PHONY: test unit notebooks book-quick book check-site screenshots publish repository bench clean
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,11 +38,16 @@ notebooks: $(STAMP)
 	rm -rf _build/metrics-quick   # the results page must see only this run's metrics
 	WORMHOLE_QUICK=1 $(BIN)/python -m pytest -q --nbval-lax $(NBVAL_IGNORE) -p no:cacheprovider notebooks
 
+# tests/test_browser.py needs Chromium; without it, say plainly that the browser checks were skipped
+NO_BROWSER = $(BIN)/python -c "import sys; sys.path.insert(0, 'tools'); import chromium; sys.exit(chromium.find() is not None)" \
+	&& echo "*** SKIPPED: the browser checks of tests/test_browser.py (no Chromium: apt-get install -y chromium) ***" || true
+
 book-quick: $(STAMP)
 	rm -rf _build/quick _build/metrics-quick
 	$(SET_REPOSITORY)
 	$(BIN)/python tools/build_book.py --quick
 	WORMHOLE_SITE=_build/quick/_build/html $(BIN)/python -m pytest -q $(SITE_TESTS)
+	@$(NO_BROWSER)
 
 book: $(STAMP)
 	$(SET_REPOSITORY)
@@ -51,6 +56,11 @@ book: $(STAMP)
 
 check-site: $(STAMP)
 	WORMHOLE_SITE=_build/html $(BIN)/python -m pytest -q $(SITE_TESTS)
+	@$(NO_BROWSER)
+
+# make screenshots [SITE=_build/quick/_build/html]: the README's pictures (docs/*.png), taken offline in Chromium
+screenshots: $(STAMP)
+	$(BIN)/python tools/screenshot.py --site "$(if $(filter command line,$(origin SITE)),$(SITE),_build/quick/_build/html)"
 
 # make repository REPOSITORY=https://github.com/you/yourfork  (then commit _config.yml and notebooks/)
 repository: $(STAMP)

@@ -5,7 +5,8 @@ protocol by tools/chromium.py) with the network off, at a desktop window size, a
 
 * the page loads and the console shows no JavaScript error;
 * every equation is typeset (no raw ``\\(``, ``\\[`` or ``$$`` in the rendered text);
-* every figure has a non-zero rendered size;
+* every figure has a non-zero rendered size, and none is shrunk to fit the column (figures are
+  drawn at most the column's width with 9 pt text, so shrinking would make the text smaller);
 * no output block is wider than the content column (nothing needs a sideways scroll);
 * no output shows a Python warning, a traceback, a ``PosixPath(...)``, ``nan%``, ``nan ± nan``
   or a progress bar, and no page carries saved widget state (dead sliders, frozen bars).
@@ -141,6 +142,18 @@ def test_every_equation_is_typeset(seen, page):
 def test_every_figure_is_shown(seen, page):
     empty = [f for f in seen["figures"] if min(f["natural"]) == 0 or (not f["hidden"] and min(f["shown"]) == 0)]
     assert not empty, f"{page}: figures with no rendered size:{_listed(empty)}"
+
+
+#: a figure shown at less than this fraction of its drawn width has text below 9 pt
+MIN_SCALE = 0.9
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_figure_is_shrunk(seen, page):
+    shrunk = [f for f in seen["figures"] if not f["hidden"] and f["natural"][0] and f["src"].endswith(".png")
+              and f["shown"][0] < MIN_SCALE * f["natural"][0]]
+    assert not shrunk, (f"{page}: figures drawn wider than the {seen['column']}px column and shrunk (their text "
+                        f"falls below 9 pt; draw them at most wh.plotting.COLUMN_INCHES wide):{_listed(shrunk)}")
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -45,6 +45,30 @@ def test_every_page_in_the_toc_exists(page):
 
 
 @pytest.mark.parametrize("page", CHAPTERS)
+def test_file_number_is_chapter_number(page):
+    """notebooks/0N_*.ipynb is chapter N (the results page, 09, comes last in its own part)."""
+    number = int(Path(page).name.split("_")[0])
+    title = re.search(r"<title>(.*?)</title>", _html(page), flags=re.S).group(1)
+    assert title.strip().startswith(f"{number}. "), f"{page} is not chapter {number}: {title.strip()!r}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_saved_widget_state_or_stale_progress_bar(page):
+    html = _html(page)
+    assert "application/vnd.jupyter.widget-state+json" not in html, f"{page} saves widget state (dead widgets)"
+    assert "application/vnd.jupyter.widget-view+json" not in html, f"{page} has a widget output"
+
+
+def test_timings_page_is_generated_and_marks_no_failure_as_passed():
+    html = _html("book/timings")
+    assert "All chapters:" in html and "machine that built this book" in html
+    assert "✅" not in html, "the timings page uses ✅, which reads as 'its checks passed'"
+    for page in CHAPTERS:
+        assert Path(page).name in html or Path(page).name.split("_", 1)[1].replace("_", " ") in html.lower() \
+            or f'href="../{page}.html"' in html, f"{page} is missing from the timings page"
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
 def test_each_chapter_has_a_figure(page):
     assert re.search(r"<img [^>]*src=\"[^\"]+\.png\"", _html(page)), f"{page} has no figure"
 
