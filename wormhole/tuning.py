@@ -326,21 +326,34 @@ def tune(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily, ite
 
 
 # ---------------------------------------------------------------- retraining the selected settings
+def carry_over(learner: MetaLearner, model: nn.Module) -> MetaLearner:
+    """The same method with the same settings (every constructor argument but the model) around a
+    copy of ``model``: how settings selected on a cheap model (the MNIST MLP) reach an expensive
+    one (the ConvNet)."""
+    fixed = getattr(type(learner), "fixed_arguments", ())
+    args = {k: v for k, v in learner._arguments.items() if k != "model" and k not in fixed}
+    return type(learner)(copy.deepcopy(model), **args)
+
+
 def compare_selected(name: str, tuning: Tuning, train_tasks: TaskFamily, eval_tasks: TaskFamily, seeds,
-                     iterations: int | None = None, defaults: dict | None = None, **kwargs) -> Comparison:
+                     iterations: int | None = None, defaults: dict | None = None, model: nn.Module | None = None,
+                     **kwargs) -> Comparison:
     """Train each method's selected configuration with fresh ``seeds`` (disjoint from the tuning
     seeds) and evaluate on the evaluation stream: :func:`wormhole.experiments.compare` with the
     methods named as in the tuning, plus ``defaults`` (``{label: learner}``, e.g. the untuned
     package defaults) trained alike, so all are paired. ``iterations`` defaults to the tuning
     budget's (pass :func:`converged_budget`'s). ``kwargs`` go to ``compare`` (``meta_batch``,
-    ``meta_lr`` default to the tuning budget's). The tuning record is kept under
-    ``comparison.config["tuning"]``."""
+    ``meta_lr`` default to the tuning budget's). With ``model``, the selected settings are
+    carried over to it (:func:`carry_over`; recorded under ``config["carried_over_to"]``). The
+    tuning record is kept under ``comparison.config["tuning"]``."""
     seeds = [int(s) for s in seeds]
     reused = sorted(set(seeds) & set(tuning.budget["seeds"]))
     if reused:
         raise ValueError(f"seeds must be fresh (disjoint from the tuning seeds {tuning.budget['seeds']}); "
                          f"{reused} were used for tuning")
     learners = tuning.selected()
+    if model is not None:
+        learners = {label: carry_over(learner, model) for label, learner in learners.items()}
     for label, learner in (defaults or {}).items():
         if label in learners:
             raise ValueError(f"defaults label {label!r} is already a tuned method's name")
@@ -351,6 +364,8 @@ def compare_selected(name: str, tuning: Tuning, train_tasks: TaskFamily, eval_ta
     comparison = compare(name, learners, train_tasks, eval_tasks, seeds=seeds, iterations=iterations, **kwargs)
     comparison.config["tuning"] = tuning.summary()
     comparison.config["tuned_methods"] = list(tuning.methods)
+    if model is not None:
+        comparison.config["carried_over_to"] = type(model).__name__
     return comparison
 
 
@@ -562,5 +577,5 @@ def landscape(comparison: Comparison, template, wormhole_lrs, w0s, train_tasks: 
 
 
 __all__ = ["METHODS", "SELECTION_RULE", "Convergence", "FairFight", "Landscape", "MethodTuning", "Tuning",
-           "budgets", "compare_selected", "converged_budget", "evenly", "fair_fight", "grid_table", "landscape",
+           "budgets", "carry_over", "compare_selected", "converged_budget", "evenly", "fair_fight", "grid_table", "landscape",
            "log_grid", "standard_grids", "tune", "validation_losses"]

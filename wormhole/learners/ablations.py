@@ -51,6 +51,9 @@ class LearnedScale(Wormhole):
 
     sweepable = ("inner_lr", "wormhole_init")
 
+    #: arguments this class sets itself (so a copy with another model must not pass them)
+    fixed_arguments = ("wormhole_lr", "learn_wormhole_lr")
+
     def __init__(self, model: nn.Module, *, wormhole_init: float = 1.0, placement: str = "output",
                  granularity: str = "scalar", **kwargs):
         for name in ("wormhole_lr", "learn_wormhole_lr"):
