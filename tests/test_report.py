@@ -91,3 +91,17 @@ def test_a_planted_metrics_file_cannot_reach_the_results_page(tmp_path):
     assert list(report.load(metrics, expected=current)) == ["threshold-bogus"]
     # an unchanged build keeps what it computed
     assert not build_book.prepare(cache, metrics, "build-2") and (metrics / "threshold-bogus.json").exists()
+
+
+def test_a_tuned_comparison_replaces_the_defaults_and_must_beat_both_ablations():
+    default = _comparison("threshold-default", gain=0.05)
+    fight = _comparison("threshold-tuned", gain=0.05)
+    fight["config"]["tuned_methods"] = ["MAML", "Wormhole", "learned scale", "learned step"]
+    fight["methods"]["learned scale"] = _method(0.7, 0.3 - 0.05, 0.85)   # as good as the wormhole
+    fight["methods"]["learned step"] = _method(0.7, 0.3, 0.8)
+    rows = {r.key: r for r in report.claims({"threshold-default": default, "threshold-tuned": fight})}
+    helps = rows["helps-threshold"]
+    assert {e.name for e in helps.evidence} == {"threshold-tuned"}          # the defaults are not judged
+    assert {e.baseline for e in helps.evidence} == {"MAML", "learned scale", "learned step"}
+    assert helps.verdict != "reproduced"     # no better than the learned scale: the wormhole is not credited
+    assert {e.baseline for e in rows["dynamics"].evidence} == {"MAML"}

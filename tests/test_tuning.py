@@ -142,3 +142,46 @@ def test_converged_budget_stops_at_the_first_flat_budget():
                                      meta_lr=0.05, n_validation=64, progress=False, device="cpu")
     assert [c["iterations"] for c in moving.checks] == [5, 10][:len(moving.checks)]
     assert moving.iterations in (5, 10) and moving.converged == moving.checks[-1]["flat"]
+
+
+def test_carry_over_keeps_every_setting_and_swaps_the_model():
+    grids = tuning.standard_grids(tiny_mlp(), loss="bce", inner_lr=0.4, k=4)
+    bigger = wh.models.MLP(1, (5, 5), 1)
+    for grid in grids.values():
+        for learner in grid:
+            moved = tuning.carry_over(learner, bigger)
+            assert type(moved) is type(learner) and moved.model is not bigger
+            strip = lambda r: {k: v for k, v in r.items() if k != "model"}  # noqa: E731
+            assert strip(moved.describe()) == strip(learner.describe())
+            assert moved.describe()["model"]["n_parameters"] == sum(p.numel() for p in bigger.parameters())
+
+
+def test_fair_fight_tunes_converges_and_compares_on_fresh_seeds():
+    tasks = wh.tasks.Threshold()
+    fight = tuning.fair_fight("t", _grids(), tasks, tasks, tuning_seeds=[50, 51], seeds=[0, 1, 2], tune_iterations=4,
+                              converge_start=4, converge_cap=8, n_eval=8, **FAST)
+    c = fight.comparison
+    assert c.config["iterations"] == fight.convergence.iterations in (4, 8)
+    assert c.config["seeds"] == [0, 1, 2] and c.config["tuned_methods"] == ["MAML", "Wormhole"]
+    assert c.config["convergence"]["checks"] == fight.convergence.checks
+    assert c["Wormhole"].runs[0].learner.describe() == fight.tuning["Wormhole"].selected_record
+    assert "fresh seeds" in fight.summary()
+    assert "<table" in fight.tuning.html() and "<table" in tuning.grid_table(_grids())
+
+
+def test_landscape_cells_equal_separately_trained_wormholes():
+    tasks = wh.tasks.Threshold()
+    base = wh.experiments.compare("b", {"MAML": wh.MAML(tiny_mlp(), loss="bce", inner_lr=0.3)}, tasks, tasks,
+                                  seeds=[0, 1, 2], iterations=3, meta_batch=4, meta_lr=1e-2, n_eval=8,
+                                  steps=(0, 1), log_every=3, progress=False, device="cpu")
+    template = wh.Wormhole(tiny_mlp(), loss="bce", inner_lr=0.3)
+    where = tuning.landscape(base, template, [0.3, 30.0], [0.1, 1.0], tasks, tasks, progress=False, device="cpu")
+    assert where.improvement.shape == (2, 2) == where.flip_fraction.shape
+    alone = wh.experiments.compare("c", {"W": wh.Wormhole(tiny_mlp(), loss="bce", inner_lr=0.3, wormhole_lr=30.0,
+                                                          wormhole_init=0.1)},
+                                   tasks, tasks, seeds=[0, 1, 2], iterations=3, meta_batch=4, meta_lr=1e-2, n_eval=8,
+                                   steps=(0, 1), log_every=3, progress=False, device="cpu")
+    expected = base["MAML"].per_seed(1).mean() - alone["W"].per_seed(1).mean()   # improvement = loss reduction
+    assert where.improvement[1, 0] == pytest.approx(expected, rel=1e-4, abs=1e-6)
+    with pytest.raises(ValueError, match="template"):
+        tuning.landscape(base, wh.Wormhole(tiny_mlp(), loss="bce", learn_wormhole_lr=True), [1.0], [1.0], tasks, tasks)
