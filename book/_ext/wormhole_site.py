@@ -31,8 +31,9 @@ def _once(assets) -> list:
 
 def write_each_script_once(app, pagename, templatename, context, doctree):
     for name in ("script_files", "css_files"):
-        if isinstance(context.get(name), list):
-            context[name] = _once(context[name])
+        assets = context.get(name)
+        if isinstance(assets, list):
+            assets[:] = _once(assets)   # in place: the builder's own list
 
 
 def default_colour_mode(app, config):
@@ -41,7 +42,7 @@ def default_colour_mode(app, config):
 
 def setup(app):
     app.connect("config-inited", default_colour_mode)
-    app.connect("html-page-context", write_each_script_once, priority=900)  # after the extensions add theirs
+    app.connect("html-page-context", write_each_script_once, priority=999)  # after the extensions add theirs
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
