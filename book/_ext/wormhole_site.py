@@ -15,7 +15,10 @@ from __future__ import annotations
 
 def _key(asset) -> tuple:
     attributes = getattr(asset, "attributes", {}) or {}
-    return (getattr(asset, "filename", str(asset)), tuple(sorted((k, str(v)) for k, v in attributes.items())))
+    # an inline script is registered once with filename None and once with "" (Sphinx's registry and
+    # the builder), so both count as "no file"
+    filename = getattr(asset, "filename", str(asset)) or ""
+    return (filename, tuple(sorted((k, str(v)) for k, v in attributes.items())))
 
 
 def _once(assets) -> list:
