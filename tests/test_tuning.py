@@ -166,7 +166,7 @@ def test_fair_fight_tunes_converges_and_compares_on_fresh_seeds():
     assert c.config["convergence"]["checks"] == fight.convergence.checks
     assert c["Wormhole"].runs[0].learner.describe() == fight.tuning["Wormhole"].selected_record
     assert "fresh seeds" in fight.summary()
-    assert "<table" in fight.tuning.html() and "<table" in tuning.grid_table(_grids())
+    assert "<table" in fight.tuning.selected_table()._repr_html_() and "<table" in tuning.grid_table(_grids())._repr_html_()
 
 
 def test_landscape_cells_equal_separately_trained_wormholes():

@@ -191,13 +191,14 @@ def meta_loss_landscape(alpha: float = 0.1, alpha_w: float = 0.5, w0: float = 1.
 
 
 @_styled
+@_styled
 def wormhole_landscape(landscape, ax=None):
     """Heatmap of Wormhole's paired improvement over the baseline across (α_w, w₀)
     (:func:`wormhole.tuning.landscape`; positive = better than the baseline), with each cell's
     flip fraction (how often the inner loop sent w through 0 on flipped tasks) written in it.
     Cells whose 95% CI excludes 0 are outlined."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.4, 4.2))
+        _, ax = plt.subplots(figsize=(COLUMN_INCHES, 4.6))
     imp = landscape.improvement
     finite = imp[np.isfinite(imp)]
     lim = float(np.max(np.abs(finite))) if finite.size else 1.0
@@ -216,13 +217,13 @@ def wormhole_landscape(landscape, ax=None):
             if np.isfinite(half[i, j]) and abs(imp[i, j]) > half[i, j]:
                 ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2, color="k"))
     metric = "loss reduction" if landscape.metric == "loss" else f"{landscape.metric} gain"
-    ax.figure.colorbar(im, ax=ax, label=f"{metric}@{landscape.steps} over {landscape.baseline} (paired)")
-    ax.set_title(f"Wormhole vs {landscape.baseline} at α = {landscape.inner_lr:.3g}; outlined: 95% CI excludes 0",
-                 fontsize=10)
+    ax.figure.colorbar(im, ax=ax, label=f"{metric}@{landscape.steps}\nover {landscape.baseline} (paired)")
+    ax.set_title(f"Wormhole vs {landscape.baseline} at α = {landscape.inner_lr:.3g}\noutlined: 95% CI excludes 0")
     ax.figure.tight_layout()
     return ax.figure
 
 
+@_styled
 @_styled
 def conflict_strength(comparisons: dict, steps: int = 1):
     """The abstract's central claim, tested directly: for each method, the query loss after

@@ -144,35 +144,33 @@ SETTINGS = (("inner_lr", "α"), ("wormhole_lr", "α_w"), ("learn_wormhole_lr", "
 
 
 def setting_values(records: list[dict], key: str) -> str:
+    """The values ``key`` takes over ``records``, short: all of them, or for a long list the
+    range and how many (``"0.04 … 4 (36 values)"``); ``"—"`` where no record has it."""
     vals = sorted({r[key] for r in records if key in r}, key=lambda v: (isinstance(v, bool), v))
+    if len(vals) > 5:
+        return f"{short(vals[0])} … {short(vals[-1])} ({len(vals)} values)"
     return ", ".join(short(v) for v in vals) if vals else "—"
 
 
-def html_rows(head: list[str], rows: list[list[str]], css: str = "wormhole-tuning") -> str:
-    cells = lambda row, tag: "".join(f"<{tag}>{c}</{tag}>" for c in row)  # noqa: E731
-    body = "\n".join(f"<tr>{cells(r, 'td')}</tr>" for r in rows)
-    return f'<table class="{css}">\n<thead><tr>{cells(head, "th")}</tr></thead>\n<tbody>\n{body}\n</tbody></table>'
+def selected_table(summary: dict, title: str = ""):
+    """:meth:`wormhole.tuning.Tuning.summary` (or the ``config["tuning"]`` of a saved comparison) as
+    a :class:`wormhole.display.Table`: per method, the selected value of each setting (the grid's
+    values after "of"), its validation loss and how many configurations diverged."""
+    from .display import table
 
-
-def selected_table(summary: dict) -> str:
-    """:meth:`Tuning.summary` (or the ``config["tuning"]`` of a saved comparison) as an HTML
-    table: per method, the grid's values, the selected setting and its validation loss."""
     rows = []
     for name, m in summary["methods"].items():
         chosen = m["selected_learner"]
         grid = [g["learner"] for g in m["grid"]]
         loss = m["grid"][m["selected"]]["validation_loss"]
-        n_div = sum(g["diverged"] for g in m["grid"])
-        rows.append([html.escape(name),
-                     *[html.escape(f"{short(chosen[k])}  (of {setting_values(grid, k)})") if k in chosen else "—"
-                       for k, _ in SETTINGS],
-                     fmt(*loss) if loss[0] is not None else "diverged", str(n_div)])
+        rows.append([name, *[f"{short(chosen[k])} (of {setting_values(grid, k)})" if k in chosen else "—"
+                             for k, _ in SETTINGS],
+                     fmt(*loss) if loss[0] is not None else "diverged", str(sum(g["diverged"] for g in m["grid"]))])
     budget = summary["budget"]
-    table = html_rows(["method", *[f"{sym} selected (grid)" for _, sym in SETTINGS],
-                         "validation loss (mean ± 95% CI)", "diverged configurations"], rows)
-    return (table + f"<p><i>budget per method: {budget['configurations']} configurations × "
-            f"{budget['iterations']} meta-iterations × {len(budget['seeds'])} tuning seeds; "
-            f"rule: {html.escape(summary['rule'])}</i></p>")
+    note = (f"budget per method: {budget['configurations']} configurations × {budget['iterations']} meta-iterations × "
+            f"{len(budget['seeds'])} tuning seeds; selection: {summary['rule']}")
+    return table(rows, header=["method", *[f"{sym}" for _, sym in SETTINGS], "validation loss", "diverged"], note=note,
+                 title=title)
 
 
 def short(v) -> str:
@@ -311,10 +309,17 @@ def forest_plot(rows: list[Claim]):
         for e, outcome in zip(r.evidence, r.judgement.outcomes):
             metric = e.metric.split("_")[0] if e.metric.startswith(("conflict", "added")) else e.metric
             panels.setdefault(metric, []).append((e, outcome))
-    names = {"loss": "loss reduction", "accuracy": "accuracy gain", "conflict": "cosine gain (less conflict)",
-             "added": "added function-space directions"}
-    heights = [0.22 * len(v) + 0.8 for v in panels.values()]
-    fig, axes = plt.subplots(len(panels), 1, figsize=(8, sum(heights) + 0.5), squeeze=False,
+    from .plotting import COLUMN_INCHES, STYLE
+
+    names = {"loss": "loss reduction", "accuracy": "accuracy gain",
+             "conflict": "gradient agreement gain (less conflict)", "added": "added function-space directions"}
+    heights = [0.24 * len(v) + 0.9 for v in panels.values()]
+    with plt.rc_context(STYLE):
+        return _forest(plt, panels, names, heights, COLUMN_INCHES)
+
+
+def _forest(plt, panels, names, heights, width):
+    fig, axes = plt.subplots(len(panels), 1, figsize=(width, sum(heights) + 0.6), squeeze=False,
                              gridspec_kw={"height_ratios": heights})
     for ax, (metric, items) in zip(axes[:, 0], panels.items()):
         y = np.arange(len(items))
@@ -324,12 +329,11 @@ def forest_plot(rows: list[Claim]):
             ax.errorbar(r.improvement, i, xerr=r.half_width, fmt="o", capsize=2, color=colour,
                         mfc=colour if outcome != "tie" else "white")
         ax.axvline(0, color="k", lw=0.8)
-        ax.set_yticks(y, [f"{e.name} · {e.candidate} vs {e.baseline} · {metric_label(e.metric, e.steps)}"
-                          for e, _ in items], fontsize=6)
+        ax.set_yticks(y, [f"{e.name}: {e.candidate} vs {e.baseline}" + (f" @{e.steps}" if e.metric in ("loss", "accuracy") else "")
+                          for e, _ in items])
         ax.invert_yaxis()
-        ax.set_xlabel(f"{names.get(metric, metric)} over the baseline", fontsize=8)
-    axes[0, 0].set_title("paired improvement over the baseline (mean, 95% CI); filled: significant after Holm",
-                         fontsize=9)
+        ax.set_xlabel(f"{names.get(metric, metric)} over the baseline")
+    axes[0, 0].set_title("paired improvement over the baseline (mean, 95% CI)\nfilled: significant after Holm")
     fig.tight_layout()
     return fig
 
@@ -346,7 +350,7 @@ def tuning_table(metrics: dict[str, dict]) -> str:
                        f"({'MAML converged' if conv.get('converged') else 'MAML not converged: cap reached'}) "
                        f"on {len(c['config']['seeds'])} fresh seeds" if conv else "")
             parts.append(f"<p><b>{html.escape(problem)}: {html.escape(c['name'])}</b>{html.escape(trained)}</p>"
-                         + selected_table(c["config"]["tuning"]))
+                         + selected_table(c["config"]["tuning"])._repr_html_())
     return "\n".join(parts) if parts else "<p>no tuned comparisons were saved</p>"
 
 
@@ -363,5 +367,5 @@ def describe(claim: Claim) -> str:
 
 
 __all__ = ["ABLATIONS", "SETTINGS", "Claim", "Evidence", "claims", "compare_saved", "describe", "fmt", "forest_plot", "html_table",
-           "judge_claim", "learned", "learned_by", "load", "per_seed", "save_metrics", "selected_table", "tuned",
+           "judge_claim", "learned", "learned_by", "load", "per_seed", "save_metrics", "selected_table", "setting_values", "tuned",
            "tuning_table"]

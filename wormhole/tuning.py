@@ -40,7 +40,6 @@ Example::
 from __future__ import annotations
 
 import copy
-import html
 import itertools
 import math
 import os
@@ -57,7 +56,7 @@ from .evaluation import evaluate
 from .experiments import Comparison, compare
 from .seeding import stream_seed
 from .learners import MAML, LearnedScale, LearnedStep, MetaLearner, Wormhole
-from .report import SETTINGS, html_rows, selected_table, setting_values, short
+from .report import SETTINGS, selected_table, setting_values, short
 from .stats import Paired, fmt, mean_ci, paired
 from .tasks.base import TaskFamily
 from .training import check_sweep, meta_train_seeds, meta_train_sweep
@@ -131,16 +130,18 @@ def standard_grids(model: nn.Module, loss, inner_lr: float, k: int = 12, steps: 
     }
 
 
-def grid_table(grids: dict) -> str:
-    """The grids as an HTML table, one row per method: how many configurations (the budget)
-    and the values each setting takes. Chapters show it *before* any result."""
+def grid_table(grids: dict, title: str = ""):
+    """The grids as a :class:`wormhole.display.Table`, one row per method: its class, how many
+    configurations (the budget) and the values each setting takes. Chapters show it *before* any
+    result."""
+    from .display import table
+
     rows = []
     for name, grid in grids.items():
         records = [learner.describe() for learner in grid]
-        kinds = sorted({r["method"] for r in records})
-        rows.append([html.escape(name), html.escape(", ".join(kinds)), str(len(records)),
-                     *[html.escape(setting_values(records, key)) for key, _ in SETTINGS]])
-    return html_rows(["method", "class", "configurations", *[sym for _, sym in SETTINGS]], rows)
+        rows.append([name, ", ".join(sorted({r["method"] for r in records})), str(len(records)),
+                     *[setting_values(records, key) for key, _ in SETTINGS]])
+    return table(rows, header=["method", "class", "configurations", *[sym for _, sym in SETTINGS]], title=title)
 
 
 # ---------------------------------------------------------------- tuning
@@ -229,9 +230,9 @@ class Tuning:
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
-    def html(self) -> str:
-        """Per method, the selected setting and its validation loss, as an HTML table."""
-        return selected_table(self.summary())
+    def selected_table(self, title: str = ""):
+        """Per method, the selected setting and its validation loss (:func:`wormhole.report.selected_table`)."""
+        return selected_table(self.summary(), title)
 
 
 SELECTION_RULE = ("lowest mean validation query loss over the tuning seeds after the learner's training number of "
