@@ -14,10 +14,8 @@ import torch
 from torch import nn
 
 from . import _checks
-
-
-def _scale(h: torch.Tensor, layer_scales: torch.Tensor | None, i: int) -> torch.Tensor:
-    return h if layer_scales is None else h * layer_scales[i]
+from . import functional as fn
+from .functional import scale as _scale
 
 
 class Logistic(nn.Module):
@@ -31,6 +29,11 @@ class Logistic(nn.Module):
 
     def forward(self, x: torch.Tensor, layer_scales: torch.Tensor | None = None) -> torch.Tensor:
         return _scale(self.linear(x), layer_scales, 0)
+
+    def functional_forward(self, params: dict[str, torch.Tensor], x: torch.Tensor,
+                           layer_scales: torch.Tensor | None = None) -> torch.Tensor:
+        """:meth:`forward` with the parameters ``params`` (``linear.weight (1, 1)``, ``linear.bias (1,)``)."""
+        return _scale(fn.linear(x, params["linear.weight"], params["linear.bias"]), layer_scales, 0)
 
 
 class MLP(nn.Module):
@@ -59,6 +62,17 @@ class MLP(nn.Module):
                 x = torch.relu(x)
         return x
 
+    def functional_forward(self, params: dict[str, torch.Tensor], x: torch.Tensor,
+                           layer_scales: torch.Tensor | None = None) -> torch.Tensor:
+        """:meth:`forward` with the parameters ``params`` (``layers.<i>.weight (out, in)``,
+        ``layers.<i>.bias (out,)``): ``x (N, in_features) -> (N, out_features)``."""
+        x = x.flatten(1) if x.dim() > 2 else x
+        for i in range(self.n_layers):
+            x = _scale(fn.linear(x, params[f"layers.{i}.weight"], params[f"layers.{i}.bias"]), layer_scales, i)
+            if i < self.n_layers - 1:
+                x = torch.relu(x)
+        return x
+
 
 class ConvNet(nn.Module):
     """The 4-block CNN of few-shot learning for ``(N, 1, 28, 28)`` images -> ``(N, out_features)``.
@@ -77,6 +91,7 @@ class ConvNet(nn.Module):
         chans = (in_channels, hidden, hidden, hidden, hidden)
         self.convs = nn.ModuleList(nn.Conv2d(a, b, 3, padding=1) for a, b in zip(chans[:-1], chans[1:]))
         groups = min(4, hidden) if hidden % min(4, hidden) == 0 else 1
+        self.norm, self.groups = norm, groups
         self.norms = nn.ModuleList(
             nn.GroupNorm(groups, hidden) if norm == "group" else nn.Identity() for _ in self.convs
         )
@@ -90,6 +105,25 @@ class ConvNet(nn.Module):
         for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
             x = torch.max_pool2d(torch.relu(norm(_scale(conv(x), layer_scales, i))), 2)
         return _scale(self.head(x.flatten(1)), layer_scales, len(self.convs))
+
+    def functional_forward(self, params: dict[str, torch.Tensor], x: torch.Tensor,
+                           layer_scales: torch.Tensor | None = None) -> torch.Tensor:
+        """:meth:`forward` with the parameters ``params`` (``convs.<i>.weight (C_out, C_in, 3, 3)``,
+        ``convs.<i>.bias``, ``norms.<i>.weight``/``.bias (C_out,)``, ``head.weight``, ``head.bias``):
+        ``x (N, 1, 28, 28)`` or ``(N, 784)`` -> ``(N, out_features)``.
+
+        Each convolution is one matrix product (:func:`wormhole.functional.conv2d`); under ``vmap``
+        over tasks with per-task weights that is one batched product rather than a grouped convolution.
+        """
+        if x.dim() == 2:  # flat 784-pixel rows
+            x = x.view(-1, 1, 28, 28)
+        for i in range(len(self.convs)):
+            x = _scale(fn.conv2d(x, params[f"convs.{i}.weight"], params[f"convs.{i}.bias"], padding=1), layer_scales, i)
+            if self.norm == "group":
+                x = fn.group_norm(x, self.groups, params[f"norms.{i}.weight"], params[f"norms.{i}.bias"],
+                                  self.norms[i].eps)
+            x = fn.relu_max_pool2(x)
+        return _scale(fn.linear(x.flatten(1), params["head.weight"], params["head.bias"]), layer_scales, len(self.convs))
 
 
 class Point(nn.Module):
@@ -117,3 +151,8 @@ class Point(nn.Module):
 
     def forward(self, x: torch.Tensor, layer_scales: torch.Tensor | None = None) -> torch.Tensor:
         return _scale(self.theta.expand(x.shape[0], -1), layer_scales, 0)
+
+    def functional_forward(self, params: dict[str, torch.Tensor], x: torch.Tensor,
+                           layer_scales: torch.Tensor | None = None) -> torch.Tensor:
+        """:meth:`forward` with ``params["theta"] (dim,)``: ``x (N, ·) -> (N, dim)``."""
+        return _scale(params["theta"].expand(x.shape[0], -1), layer_scales, 0)

@@ -16,9 +16,10 @@ from functools import partial
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, grad, vmap
+from torch.func import grad, vmap
 
 from .. import _checks, losses
+from ..functional import forward as model_forward
 from ..optim import Adam
 
 Params = dict[str, Tensor]
@@ -211,8 +212,9 @@ class MetaLearner(nn.Module):
         return meta.get(HYPER_PREFIX + name, getattr(self, name))
 
     def forward_fast(self, meta: Params, fast: Params, x: Tensor) -> Tensor:
-        """Prediction for one task's inputs ``x (N, ...)`` with fast weights ``fast``."""
-        return functional_call(self.model, {**self.model_parameters(meta), **fast}, (x,))
+        """Prediction for one task's inputs ``x (N, ...)`` with fast weights ``fast``: the model's pure
+        forward (:func:`wormhole.functional.forward`; ``functional_call`` for models without one)."""
+        return model_forward(self.model, {**self.model_parameters(meta), **fast}, x)
 
     def support_gradient(self, meta: Params, fast: Params, x: Tensor, y: Tensor) -> Params:
         """The gradient the inner loop steps along, for one task: the exact gradient of the

@@ -14,9 +14,9 @@ import math
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call
 
 from .. import _checks
+from ..functional import forward as model_forward
 from .base import MetaLearner, Params
 
 WORMHOLE_KEY = "wormhole"
@@ -161,10 +161,10 @@ class Wormhole(MetaLearner):
         # parameters the inner loop does not adapt (e.g. ANIL's body) come from the meta-parameters
         theta = {**self.model_parameters(meta), **{k: v for k, v in fast.items() if k != WORMHOLE_KEY}}
         if self.placement == "parameters":
-            return functional_call(self.model, {k: w * v for k, v in theta.items()}, (x,))
+            return model_forward(self.model, {k: w * v for k, v in theta.items()}, x)
         if self.granularity == "layer":
-            return functional_call(self.model, theta, (x,), {"layer_scales": w})
-        return w * functional_call(self.model, theta, (x,))  # scalar, or per unit along the last dim
+            return model_forward(self.model, theta, x, layer_scales=w)
+        return w * model_forward(self.model, theta, x)  # scalar, or per unit along the last dim
 
     def adapted_quantities(self, meta: Params, fast: Params) -> dict[str, Tensor]:
         return {"adapted_w": fast[WORMHOLE_KEY]}
