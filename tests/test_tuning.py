@@ -183,5 +183,11 @@ def test_landscape_cells_equal_separately_trained_wormholes():
                                    steps=(0, 1), log_every=3, progress=False, device="cpu")
     expected = base["MAML"].per_seed(1).mean() - alone["W"].per_seed(1).mean()   # improvement = loss reduction
     assert where.improvement[1, 0] == pytest.approx(expected, rel=1e-4, abs=1e-6)
+    # flip fractions are kept per seed, so that two cells can be compared paired by seed
+    assert where.flip_per_seed.shape == (2, 2, 3)
+    np.testing.assert_allclose(where.flip_fraction, where.flip_per_seed.mean(axis=-1), rtol=1e-12)
+    contrast = where.flip_contrast((1, 0), (0, 1))
+    assert contrast.n == 3
+    assert contrast.diff == pytest.approx((where.flip_per_seed[1, 0] - where.flip_per_seed[0, 1]).mean(), abs=1e-12)
     with pytest.raises(ValueError, match="template"):
         tuning.landscape(base, wh.Wormhole(tiny_mlp(), loss="bce", learn_wormhole_lr=True), [1.0], [1.0], tasks, tasks)

@@ -496,9 +496,10 @@ class Landscape:
 
     ``improvement[i, j]`` (positive = better), ``half_width[i, j]`` and ``p_value[i, j]`` for
     ``wormhole_lrs[i]`` and ``w0s[j]`` (the paired comparison of :func:`wormhole.stats.paired`
-    over the seeds of the baseline's comparison); ``flip_fraction[i, j]``: the fraction of
-    flipped tasks on which the adapted w changed sign (mean over seeds; NaN where the family
-    has no flipped tasks)."""
+    over the seeds of the baseline's comparison); ``flip_per_seed[i, j, s]``: the fraction of
+    flipped tasks on which the adapted w changed sign, for seed ``s`` (NaN where that run
+    diverged or the family has no flipped tasks), shape ``(len(wormhole_lrs), len(w0s), seeds)``;
+    ``flip_fraction[i, j]``: its mean over the finite seeds."""
 
     wormhole_lrs: list
     w0s: list
@@ -507,7 +508,22 @@ class Landscape:
     steps: int
     baseline: str
     results: list  # results[i][j]: Paired
-    flip_fraction: np.ndarray
+    flip_per_seed: np.ndarray
+
+    @property
+    def flip_fraction(self) -> np.ndarray:
+        finite = np.isfinite(self.flip_per_seed)
+        total = np.where(finite, self.flip_per_seed, 0.0).sum(axis=-1)
+        with np.errstate(invalid="ignore"):
+            return np.where(finite.any(axis=-1), total / np.maximum(finite.sum(axis=-1), 1), np.nan)
+
+    def flip_contrast(self, cell, reference, level: float = 0.95) -> Paired:
+        """Paired by seed: the flip fraction of grid ``cell`` ``(i, j)`` minus that of ``reference``
+        (positive = ``cell`` flips w more often), a :class:`~wormhole.stats.Paired`."""
+        (i, j), (k, m) = cell, reference
+        return paired(self.flip_per_seed[i, j], self.flip_per_seed[k, m], higher_is_better=True, level=level,
+                      label=f"flips at (α_w={self.wormhole_lrs[i]:.3g}, w₀={self.w0s[j]:g}) vs "
+                            f"(α_w={self.wormhole_lrs[k]:.3g}, w₀={self.w0s[m]:g})")
 
     @property
     def improvement(self) -> np.ndarray:
@@ -562,6 +578,7 @@ def landscape(comparison: Comparison, template, wormhole_lrs, w0s, train_tasks: 
         for run in config_runs:
             if run.history.diverged_at is not None:
                 values.append(np.nan)
+                flip.append(np.nan)  # keeps flip[s] aligned with seed s
                 continue
             ev = evaluate(run.learner, eval_tasks, cfg["n_eval"], (steps,), cfg["eval_seed"], device=device)
             values.append(float(getattr(ev, metric)[:, 0].mean()))
@@ -570,8 +587,8 @@ def landscape(comparison: Comparison, template, wormhole_lrs, w0s, train_tasks: 
         results.append(paired(values, base, higher_is_better=higher,
                               label=f"Wormhole(α_w={grid[c].effective_wormhole_lr:.3g}, w₀={w0s[c % len(w0s)]:g}) "
                                     f"vs {baseline}"))
-        flips.append(np.nanmean(flip) if np.isfinite(flip).any() else np.nan)
-    shape = (len(wormhole_lrs), len(w0s))
+        flips.append(flip)
+    shape = (len(wormhole_lrs), len(w0s), len(cfg["seeds"]))
     grid_results = [results[i * len(w0s):(i + 1) * len(w0s)] for i in range(len(wormhole_lrs))]
     return Landscape(wormhole_lrs, w0s, float(template.describe().get("inner_lr", np.nan)), metric, steps, baseline, grid_results,
                      np.array(flips, dtype=float).reshape(shape))
