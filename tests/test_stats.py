@@ -1,9 +1,12 @@
 """The book's statistical rule on synthetic comparisons whose truth is known."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats as st
 
+import wormhole as wh
 from wormhole.stats import VERDICTS, holm, judge, compare_all, mean_ci, paired, verdict
 
 rng = np.random.default_rng(0)
@@ -102,3 +105,32 @@ def test_judgement_reports_outcomes_and_detectable():
 def test_bad_input_is_named(bad, message):
     with pytest.raises(ValueError, match=message):
         verdict(bad)
+
+
+def test_a_seed_on_which_both_diverged_is_no_evidence_either_way():
+    cand, base = BASE + 0.05 + NOISE(), BASE.copy()
+    cand[2] = base[2] = np.nan
+    p = paired(cand, base)
+    keep = np.arange(BASE.size) != 2
+    assert p.diverged_both == 1 and p.diverged_candidate == p.diverged_baseline == 0
+    assert p.decided_by_divergence is None
+    assert p.p_value == pytest.approx(st.ttest_rel(cand[keep], base[keep]).pvalue)
+    assert p.direction() == "better" and verdict([(cand, base)]) == "reproduced"
+    assert judge([p]).diverged == 2
+
+
+def test_both_diverged_on_every_seed_is_undecided_not_worse():
+    nan = np.full(BASE.size, np.nan)
+    p = paired(nan, nan, label="A vs B")
+    assert p.p_value == 1.0 and verdict([(nan, nan)]) == "no evidence"
+    line = wh.experiments.describe_contrast(p)
+    assert "nan" not in line and "n/a" in line and line.endswith("→ undecided")
+
+
+def test_mean_ci_of_diverged_values_is_undefined_without_a_warning():
+    values = np.array([[0.1, 0.2], [np.inf, 0.3], [0.2, 0.1]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mean, half = mean_ci(values)
+    assert np.isnan(mean[0]) and np.isnan(half[0])
+    assert mean[1] == pytest.approx(0.2) and np.isfinite(half[1])

@@ -22,7 +22,7 @@ from .learners import MAML, Wormhole
 from .book import metrics_dir, provenance, quick
 from .report import metric_label
 from .checkpoints import atomic_write
-from .stats import Paired, fmt, mean_ci, paired, signed_fmt
+from .stats import Paired, fmt, mean_ci, paired
 from .tasks.base import TaskFamily
 from .seeding import stream_seed
 from .training import Run, meta_train_seeds
@@ -258,6 +258,8 @@ def describe_contrast(c: Paired) -> str:
     """One line for a :func:`contrast`: the paired difference with its CI and what it says alone."""
     significant = c.p_value < 1 - c.level
     word = c.direction() if significant else "no significant difference"
-    diverged = f", {c.diverged_candidate + c.diverged_baseline} diverged run(s)" if c.decided_by_divergence else ""
-    return (f"{c.label}: difference {signed_fmt(c.diff, c.half_width)} ({c.level:.0%} CI, paired over {c.n} seeds, "
-            f"p = {c.p_value:.2g}{diverged}) → {word}")
+    note = c.divergence_note()
+    if not np.isfinite(c.diff) and not c.decided_by_divergence:
+        word = "undecided"
+    return (f"{c.label}: difference {c.difference_text()} ({c.level:.0%} CI, paired over {c.n} seeds, "
+            f"p = {c.p_value:.2g}{', ' + note if note else ''}) → {word}")

@@ -20,7 +20,7 @@ import numpy as np
 
 from .checkpoints import atomic_write
 from .book import metrics_dir, provenance
-from .stats import Judgement, Paired, fmt, judge, paired, signed_fmt
+from .stats import Judgement, Paired, fmt, judge, paired
 
 WORMHOLE_VARIANTS = ("Wormhole", "Wormhole-seam")
 #: which metrics improve upwards
@@ -266,10 +266,11 @@ def detectable_by_metric(claim: Claim) -> dict[str, float]:
 
 def _evidence_line(e: Evidence, outcome: str | None = None) -> str:
     r = e.result
-    diverged = f"; {r.diverged_candidate + r.diverged_baseline} diverged run(s)" if r.decided_by_divergence else ""
+    note = r.divergence_note()
+    diverged = f"; {note}" if note else ""
     tail = f" → <b>{outcome}</b>" if outcome else ""
     return (f"{html.escape(e.name)} · {html.escape(e.candidate)} − {html.escape(e.baseline)}, "
-            f"{html.escape(metric_label(e.metric, e.steps))}: {signed_fmt(r.diff, r.half_width)}{diverged}{tail}")
+            f"{html.escape(metric_label(e.metric, e.steps))}: {r.difference_text()}{diverged}{tail}")
 
 
 def html_table(rows: list[Claim]) -> str:

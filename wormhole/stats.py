@@ -7,9 +7,11 @@ difference ``candidate − baseline``. For one comparison:
 * the mean difference and its Student-t confidence interval (:func:`mean_ci`);
 * a two-sided paired t-test, whose p-value enters Holm–Bonferroni across all comparisons
   that make up one claim (:func:`holm`);
-* diverged runs decide the comparison: a non-finite candidate value makes it *worse*, a
-  non-finite baseline value (with a finite candidate) makes it *better*. They are counted
-  and reported, never dropped.
+* diverged runs decide the comparison: a non-finite candidate value (where the baseline of
+  the same seed is finite) makes it *worse*, a non-finite baseline value (with a finite
+  candidate) makes it *better*. A seed on which *both* diverged favours neither and carries no
+  evidence: it leaves the t-test and is counted apart. Diverged runs are counted and
+  reported, never hidden.
 
 :func:`judge` applies the rule to a claim and :func:`verdict` returns its word:
 
@@ -47,11 +49,15 @@ def mean_ci(values, axis: int = 0, level: float = 0.95) -> tuple[np.ndarray, np.
     """Mean and CI half-width of ``values`` along ``axis`` (t-interval; half-width NaN for one value)."""
     v = np.asarray(values, dtype=np.float64)
     n = v.shape[axis]
-    mean = v.mean(axis=axis)
+    # a diverged (non-finite) value leaves its mean and interval undefined (NaN); they are
+    # computed on the finite groups only, so that inf − inf never happens
+    finite = np.isfinite(v).all(axis=axis)
+    safe = np.where(np.isfinite(v), v, 0.0)
+    mean = np.where(finite, safe.mean(axis=axis), np.nan)
     if n < 2:
         return mean, np.full_like(mean, np.nan)
-    sem = v.std(axis=axis, ddof=1) / np.sqrt(n)
-    return mean, sem * _st.t.ppf(0.5 + level / 2, n - 1)
+    sem = safe.std(axis=axis, ddof=1) / np.sqrt(n)
+    return mean, np.where(finite, sem * _st.t.ppf(0.5 + level / 2, n - 1), np.nan)
 
 
 def fmt(mean: float, half: float, digits: int = 3) -> str:
@@ -77,7 +83,9 @@ class Paired:
     t-test (0 when a diverged run decides the comparison). ``detectable``: the smallest
     true difference that this comparison would detect with probability :data:`POWER` at
     the Bonferroni level ``(1 − level) / n_comparisons``, from the observed spread.
-    ``improvement`` is ``diff`` signed so that positive means better.
+    ``improvement`` is ``diff`` signed so that positive means better. ``diverged_candidate``
+    and ``diverged_baseline`` count the seeds on which only that side diverged;
+    ``diverged_both`` those on which both did (no evidence either way).
     """
 
     label: str
@@ -90,6 +98,7 @@ class Paired:
     diverged_baseline: int
     detectable: float
     level: float
+    diverged_both: int = 0
 
     @property
     def improvement(self) -> float:
@@ -104,6 +113,21 @@ class Paired:
         if self.diverged_baseline:
             return "better"
         return None
+
+    def difference_text(self, digits: int = 3) -> str:
+        """``"+0.012 ± 0.004"``, or ``"n/a (...)"`` when no seed has finite values on both sides."""
+        if not np.isfinite(self.diff):
+            return "n/a (no seed on which both runs stayed finite)"
+        return signed_fmt(self.diff, self.half_width, digits)
+
+    def divergence_note(self) -> str:
+        """What diverged and what that did to the comparison (empty when nothing diverged)."""
+        parts = []
+        if self.decided_by_divergence:
+            parts.append(f"{self.diverged_candidate + self.diverged_baseline} diverged run(s) decide it")
+        if self.diverged_both:
+            parts.append(f"both diverged on {self.diverged_both} seed(s), no evidence there")
+        return ", ".join(parts)
 
     def direction(self) -> str:
         """``"better"`` or ``"worse"``: the side of zero the candidate falls on (``"tie"`` at 0)."""
@@ -130,7 +154,9 @@ def paired(candidate, baseline, higher_is_better: bool = True, level: float = 0.
         raise ValueError(f"level must lie in (0, 1), got {level}")
     c, b = _check_pair(candidate, baseline)
     ok = np.isfinite(c) & np.isfinite(b)
-    div_c, div_b = int((~np.isfinite(c)).sum()), int((np.isfinite(c) & ~np.isfinite(b)).sum())
+    div_c = int((~np.isfinite(c) & np.isfinite(b)).sum())
+    div_b = int((np.isfinite(c) & ~np.isfinite(b)).sum())
+    div_both = int((~np.isfinite(c) & ~np.isfinite(b)).sum())
     d = c[ok] - b[ok]
     n = int(ok.sum())
     if n >= 2:
@@ -148,7 +174,7 @@ def paired(candidate, baseline, higher_is_better: bool = True, level: float = 0.
     if div_c or div_b:
         p = 0.0  # a diverged run decides the comparison (see the module docstring)
     return Paired(label, int(c.size), diff, half, p, bool(higher_is_better), div_c, div_b,
-                  float(detectable), level)
+                  float(detectable), level, div_both)
 
 
 def holm(p_values, level: float = 0.95) -> np.ndarray:
@@ -182,7 +208,7 @@ class Judgement:
     @property
     def diverged(self) -> int:
         """Runs that diverged, over all comparisons (candidate and baseline)."""
-        return sum(c.diverged_candidate + c.diverged_baseline for c in self.comparisons)
+        return sum(c.diverged_candidate + c.diverged_baseline + 2 * c.diverged_both for c in self.comparisons)
 
     def counts(self) -> dict[str, int]:
         """How many comparisons came out ``better``, ``worse`` and ``tie``."""
