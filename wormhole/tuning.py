@@ -512,10 +512,11 @@ class Landscape:
 
     @property
     def flip_fraction(self) -> np.ndarray:
+        """Mean of ``flip_per_seed`` over the finite seeds (NaN where none is finite)."""
         finite = np.isfinite(self.flip_per_seed)
+        count = finite.sum(axis=-1)
         total = np.where(finite, self.flip_per_seed, 0.0).sum(axis=-1)
-        with np.errstate(invalid="ignore"):
-            return np.where(finite.any(axis=-1), total / np.maximum(finite.sum(axis=-1), 1), np.nan)
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
     def flip_contrast(self, cell, reference, level: float = 0.95) -> Paired:
         """Paired by seed: the flip fraction of grid ``cell`` ``(i, j)`` minus that of ``reference``
