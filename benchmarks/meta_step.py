@@ -2,6 +2,7 @@
 
     python benchmarks/meta_step.py            # the full table (several minutes on 2 cores)
     python benchmarks/meta_step.py --fast     # a smaller table
+    python benchmarks/meta_step.py --device cuda   # on a GPU
 
 All ratios come from the same run. ``higher`` (0.2.1) is used the way its README shows:
 ``innerloop_ctx(model, SGD, copy_initial_weights=False)`` with a second-order inner loop.
@@ -38,12 +39,19 @@ class OutputScaled(nn.Module):
         return self.w * self.model(x)
 
 
+def _sync():
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()  # CUDA runs asynchronously: time finished work, not queued work
+
+
 def _time(fn, repeats):
     fn()  # warm-up
     times = []
     for _ in range(repeats):
+        _sync()
         t0 = time.perf_counter()
         fn()
+        _sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -117,11 +125,11 @@ def targets(results: dict, batches) -> list[tuple[str, str, bool]]:
     return rows
 
 
-def relative_step_times(repeats: int = 5, meta_batch: int = 32) -> dict[str, float]:
+def relative_step_times(repeats: int = 5, meta_batch: int = 32, device: torch.device = torch.device("cpu")) -> dict[str, float]:
     """Median seconds of one meta-step for every learner, as ``meta_train`` runs it (one seed):
     the method's own ``meta_gradients`` and its outer optimiser, MLP 1-40-40-1 on the threshold family."""
     tasks = wh.tasks.Threshold()
-    batch = tasks.sample(meta_batch, torch.Generator().manual_seed(0))
+    batch = tasks.sample(meta_batch, torch.Generator().manual_seed(0)).to(device)
     mlp = lambda: wh.models.MLP(1, (40, 40), 1)  # noqa: E731
     learners = {
         "MAML": wh.MAML(mlp(), loss="bce", inner_lr=0.4), "Wormhole": wh.Wormhole(mlp(), loss="bce", inner_lr=0.4),
@@ -137,6 +145,7 @@ def relative_step_times(repeats: int = 5, meta_batch: int = 32) -> dict[str, flo
     out = {}
     tensors = [t.unsqueeze(0) for t in batch.tensors()]
     for name, learner in learners.items():
+        learner.to(device)
         meta = {k: v.detach().unsqueeze(0) for k, v in learner.meta_parameters().items()}
         opt = learner.outer_optimizer(1e-3)
         state = opt.init(meta)
@@ -155,42 +164,49 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: torch's, one per core); 1 where other jobs share the cores")
+    parser.add_argument("--device", default="cpu", help="'cpu' (default), 'cuda' or 'auto'")
+    parser.add_argument("--models", nargs="+", choices=("mlp", "convnet"), default=("mlp", "convnet"))
+    parser.add_argument("--batches", nargs="+", type=int, default=None, help="meta-batch sizes (default 8 32 128)")
+    parser.add_argument("--steps", nargs="+", type=int, default=(1, 5), help="inner steps (default 1 5)")
     args = parser.parse_args(argv)
+    device = wh.resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    batches = (8, 32) if args.fast else (8, 32, 128)
+    batches = args.batches or ((8, 32) if args.fast else (8, 32, 128))
     problems = {
         "MLP 1-40-40-1": (lambda: wh.models.MLP(1, (40, 40), 1), wh.tasks.Threshold(), 0.4),
         "ConvNet (16 ch)": (lambda: wh.models.ConvNet(1, hidden=16), wh.tasks.MNISTPairs(), 0.4),
     }
+    problems = {k: v for k, v in problems.items() if k.split()[0].lower() in args.models}
     results = {}
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; median seconds per meta-step")
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"torch {torch.__version__}, {where}; median seconds per meta-step")
     header = ("model", "meta-batch", "steps", "method", "vectorised", "loop", "higher", "loop/vec", "higher/vec",
               "vec/floor")
     print(" | ".join(header))
     for model_name, (make_model, family, lr) in problems.items():
         conv = model_name.startswith("ConvNet")
-        for steps in (1, 5):
+        for steps in args.steps:
             for mb in batches:
                 if conv and mb == 128 and steps == 5 and not args.fast:
                     repeats = 1
                 else:
                     repeats = args.repeats or (2 if conv else 5)
-                batch = family.sample(mb, torch.Generator().manual_seed(0))
+                batch = family.sample(mb, torch.Generator().manual_seed(0)).to(device)
                 times = {}
                 for method in ("MAML", "Wormhole"):
                     cls = wh.MAML if method == "MAML" else wh.Wormhole
-                    learner = cls(make_model(), loss="bce", inner_lr=lr, steps=steps)
+                    learner = cls(make_model(), loss="bce", inner_lr=lr, steps=steps).to(device)
                     opt = torch.optim.Adam(learner.parameters(), lr=1e-3)
                     vec = _time(step_wormhole_lib(learner, batch, opt, True), repeats)
                     loop = _time(step_wormhole_lib(learner, batch, opt, False), repeats)
                     hig = float("nan")
                     if higher is not None:
-                        model = make_model() if method == "MAML" else OutputScaled(make_model())
+                        model = (make_model() if method == "MAML" else OutputScaled(make_model())).to(device)
                         hopt = torch.optim.Adam(model.parameters(), lr=1e-3)
                         hig = _time(step_higher(model, learner.loss_fn, batch, hopt, lr, steps), repeats)
-                    plain = make_model()
+                    plain = make_model().to(device)
                     floor = _time(step_floor(plain, learner.loss_fn, batch, torch.optim.Adam(plain.parameters())),
                                   repeats)
                     times[method] = vec
@@ -203,7 +219,7 @@ def main(argv=None) -> int:
     for what, value, met in targets(results, batches):
         print(f"{what} | {value} | {'met' if met else 'MISSED'}", flush=True)
     print("\nrelated methods: one meta-step as meta_train runs it (MLP 1-40-40-1, meta-batch 32, 1 inner step)")
-    rel = relative_step_times(repeats=3 if args.fast else 5)
+    rel = relative_step_times(repeats=3 if args.fast else 5, device=device)
     print("method | seconds | relative to MAML")
     for name, t in rel.items():
         print(f"{name} | {t:.4f} | {t / rel['MAML']:.2f}x", flush=True)
