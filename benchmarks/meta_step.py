@@ -56,6 +56,22 @@ def _time(fn, repeats):
     return statistics.median(times)
 
 
+def _time_interleaved(runs: dict, repeats: int) -> dict:
+    """Median seconds of each of ``runs`` (name -> function), timed in turn within each repeat, so
+    that a change in the machine's load hits every implementation alike (the ratios are what count)."""
+    for run in runs.values():
+        run()  # warm-up
+    times = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            _sync()
+            t0 = time.perf_counter()
+            run()
+            _sync()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def step_wormhole_lib(learner, batch, opt, vectorize):
     def run():
         opt.zero_grad()
@@ -192,27 +208,30 @@ def main(argv=None) -> int:
                 if conv and mb == 128 and steps == 5 and not args.fast:
                     repeats = 1
                 else:
-                    repeats = args.repeats or (2 if conv else 5)
+                    repeats = args.repeats or (3 if conv else 11)
                 batch = family.sample(mb, torch.Generator().manual_seed(0)).to(device)
-                times = {}
+                runners = {}
                 for method in ("MAML", "Wormhole"):
                     cls = wh.MAML if method == "MAML" else wh.Wormhole
                     learner = cls(make_model(), loss="bce", inner_lr=lr, steps=steps).to(device)
                     opt = torch.optim.Adam(learner.parameters(), lr=1e-3)
-                    vec = _time(step_wormhole_lib(learner, batch, opt, True), repeats)
-                    loop = _time(step_wormhole_lib(learner, batch, opt, False), repeats)
-                    hig = float("nan")
+                    runners[method, "vectorised"] = step_wormhole_lib(learner, batch, opt, True)
+                    runners[method, "loop"] = step_wormhole_lib(learner, batch, opt, False)
                     if higher is not None:
                         model = (make_model() if method == "MAML" else OutputScaled(make_model())).to(device)
                         hopt = torch.optim.Adam(model.parameters(), lr=1e-3)
-                        hig = _time(step_higher(model, learner.loss_fn, batch, hopt, lr, steps), repeats)
+                        runners[method, "higher"] = step_higher(model, learner.loss_fn, batch, hopt, lr, steps)
                     plain = make_model().to(device)
-                    floor = _time(step_floor(plain, learner.loss_fn, batch, torch.optim.Adam(plain.parameters())),
-                                  repeats)
-                    times[method] = vec
+                    runners[method, "floor"] = step_floor(plain, learner.loss_fn, batch,
+                                                          torch.optim.Adam(plain.parameters()))
+                times = _time_interleaved(runners, repeats)
+                for method in ("MAML", "Wormhole"):
+                    vec, loop, floor = (times[method, k] for k in ("vectorised", "loop", "floor"))
+                    hig = times.get((method, "higher"), float("nan"))
                     results[(model_name, mb, steps, method)] = (vec, loop, hig, floor)
                     print(f"{model_name} | {mb} | {steps} | {method} | {vec:.4f} | {loop:.4f} | {hig:.4f} | "
                           f"{loop / vec:.1f}x | {hig / vec:.1f}x | {vec / floor:.1f}x", flush=True)
+                times = {m: times[m, "vectorised"] for m in ("MAML", "Wormhole")}
                 print(f"{model_name} | {mb} | {steps} | Wormhole/MAML (vectorised) | {times['Wormhole'] / times['MAML']:.2f}",
                       flush=True)
     print("\ntargets (ratios from this run) | measured | met")

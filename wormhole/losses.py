@@ -42,6 +42,31 @@ LOSSES: dict[str, LossFn] = {"bce": _bce, "mse": _mse, "ce": _ce}
 ACCURACIES: dict[str, LossFn] = {"bce": _bce_accuracy, "ce": _ce_accuracy}
 
 
+# The same losses and accuracies for a batch of tasks at once: ``(T, N, ...)`` -> ``(T,)``, each
+# task's value as above (``vmap`` of the per-task function gives the same numbers, at more cost).
+def _per_example(pred, target, name):
+    if name == "ce":
+        return F.cross_entropy(pred.flatten(0, 1), target.flatten(0, 1), reduction="none").view(target.shape)
+    fn = F.binary_cross_entropy_with_logits if name == "bce" else F.mse_loss
+    return fn(pred, target, reduction="none")
+
+
+def task_losses(name: str, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The built-in loss ``name`` of each task of a batch: ``pred (T, N, ...)``, ``target (T, N, ...)`` -> ``(T,)``."""
+    return _per_example(pred, target, name).flatten(1).mean(1)
+
+
+def task_accuracies(name: str, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The built-in accuracy of ``name`` for each task of a batch (``(T,)``; NaN for ``"mse"``)."""
+    if name == "bce":
+        hits = (pred > 0).to(target.dtype) == target
+    elif name == "ce":
+        hits = pred.argmax(-1) == target
+    else:
+        return pred.new_full(pred.shape[:1], float("nan"))
+    return hits.to(pred.dtype).flatten(1).mean(1)
+
+
 def resolve(loss: str | LossFn) -> tuple[str, LossFn]:
     """Return ``(name, fn)`` for a loss name or a callable ``(prediction, target) -> scalar``."""
     if callable(loss):

@@ -35,6 +35,10 @@ class Logistic(nn.Module):
         """:meth:`forward` with the parameters ``params`` (``linear.weight (1, 1)``, ``linear.bias (1,)``)."""
         return _scale(fn.linear(x, params["linear.weight"], params["linear.bias"]), layer_scales, 0)
 
+    def dense_layers(self) -> list[tuple[str, str]]:
+        """The linear layer's ``(weight, bias)`` names, for explicit back-propagation (:mod:`wormhole.backprop`)."""
+        return [("linear.weight", "linear.bias")]
+
 
 class MLP(nn.Module):
     """Fully connected ReLU network: ``x (N, in_features) -> (N, out_features)``.
@@ -72,6 +76,11 @@ class MLP(nn.Module):
             if i < self.n_layers - 1:
                 x = torch.relu(x)
         return x
+
+    def dense_layers(self) -> list[tuple[str, str]]:
+        """Each linear layer's ``(weight, bias)`` names, ReLU between them, for explicit
+        back-propagation (:mod:`wormhole.backprop`)."""
+        return [(f"layers.{i}.weight", f"layers.{i}.bias") for i in range(self.n_layers)]
 
 
 class ConvNet(nn.Module):

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import grad, vmap
 
-from .. import _checks, losses
+from .. import _checks, backprop, losses
 from ..functional import forward as model_forward
 from ..optim import Adam
 
@@ -114,6 +114,8 @@ class MetaLearner(nn.Module):
     :meth:`inner_rates`               the inner step size of each fast weight
     :meth:`forward_fast`              the prediction from fast weights
     :meth:`support_gradient`          the inner loop's gradient for one task
+    :meth:`explicit_forward`          a batch of tasks' predictions and hand-written back-propagation,
+                                      where the model and loss allow it (else ``torch.func``)
     :meth:`share_gradients`           how the tasks of a batch combine their inner gradients
     :meth:`adapted_quantities`        method-specific adapted values worth reporting, per task
     :meth:`adapted_statistics`        their summary, logged by training and by diagnostics
@@ -133,8 +135,8 @@ class MetaLearner(nn.Module):
     method                    hooks it overrides
     ========================= ===============================================================
     MAML                      none
-    Wormhole                  initial_fast, inner_rates, forward_fast, adapted_quantities,
-                              adapted_statistics, reset_method_parameters
+    Wormhole                  initial_fast, inner_rates, forward_fast, explicit_forward,
+                              adapted_quantities, adapted_statistics, reset_method_parameters
     ANIL (mixin HeadOnly)     initial_fast
     Meta-SGD (LearnedRates)   inner_rates, reset_method_parameters
     Alpha MAML                inner_rates, outer_optimizer, reset_method_parameters
@@ -160,6 +162,8 @@ class MetaLearner(nn.Module):
     all_reduce_gradients = True
     #: constructor arguments that the configurations of one sweep may differ in (see :meth:`hyper`)
     sweepable: tuple[str, ...] = ("inner_lr",)
+    #: use :meth:`explicit_support_gradients` where it applies (False: always ``torch.func``; same numbers)
+    explicit_backprop: bool = True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -222,6 +226,57 @@ class MetaLearner(nn.Module):
         reference loop) calls this, so overriding it changes them all alike."""
         return grad(self.support_loss, argnums=1)(meta, fast, x, y)
 
+    def explicit_forward(self, meta: Params, fast: Params, x: Tensor):
+        """Predictions for a batch of tasks written out by hand (:mod:`wormhole.backprop`): ``x (T, N, ...)``,
+        ``fast`` shared by the tasks or with a leading task dimension. Returns ``(prediction (T, N, out),
+        backward)``, where ``backward(d loss / d prediction)`` gives every fast weight's gradient with a
+        leading task dimension; ``None`` where this does not apply (see :meth:`explicit_backprop_layers`)."""
+        layers = self.explicit_backprop_layers(MetaLearner, fast)
+        if layers is None:
+            return None
+        params = {**self.model_parameters(meta), **fast}
+        pred, cache = backprop.dense_forward(layers, params, x)
+        return pred, lambda g: backprop.dense_backward(layers, params, cache, g, set(fast))
+
+    def explicit_support_gradients(self, meta: Params, fast: Params, x: Tensor, y: Tensor) -> Params | None:
+        """The inner gradients of a batch of tasks (``x (T, K, ...)``, ``y (T, K, ...)``) through
+        :meth:`explicit_forward`, each with a leading task dimension, or ``None`` where it does not apply.
+        Equal to ``vmap`` of :meth:`support_gradient` over tasks, with fewer operations for the
+        meta-gradient to differentiate again."""
+        explicit = self.explicit_forward(meta, fast, x)
+        if explicit is None:
+            return None
+        pred, backward = explicit
+        grads = backward(backprop.OUTPUT_GRADIENTS[self.loss_name](pred, y))
+        return {k: grads[k] for k in fast}
+
+    def explicit_backprop_layers(self, forward_owner: type, fast: Params) -> list[tuple[str, str]] | None:
+        """The model's dense layers when :meth:`explicit_support_gradients` (as written in
+        ``forward_owner``) computes what :meth:`support_gradient` would: :attr:`explicit_backprop` is
+        on, the class keeps ``forward_owner``'s forward and the base class's support loss and gradient,
+        the loss is a built-in one, the model is a dense ReLU stack
+        (:func:`wormhole.backprop.dense_layers`) and every fast weight ``fast`` names is one of its
+        parameters (beyond those ``forward_owner`` handles itself). Else ``None``."""
+        cls = type(self)
+        if (not self.explicit_backprop or cls.support_gradient is not MetaLearner.support_gradient
+                or cls.support_loss is not MetaLearner.support_loss
+                or cls.forward_fast is not forward_owner.forward_fast
+                or self.loss_fn is not losses.LOSSES.get(self.loss_name)):
+            return None
+        layers = backprop.dense_layers(self.model)
+        if layers is None or not set(fast) <= {name for pair in layers for name in pair}:
+            return None
+        return layers
+
+    def support_gradients(self, meta: Params, fast: Params, x: Tensor, y: Tensor, shared: bool = False) -> Params:
+        """The inner gradients of a batch of tasks, each with a leading task dimension:
+        :meth:`explicit_support_gradients` where it applies, else :meth:`support_gradient` under
+        ``vmap`` over tasks (``shared=True``: ``fast`` has no task dimension, every task starts from it)."""
+        grads = self.explicit_support_gradients(meta, fast, x, y)
+        if grads is None:
+            grads = vmap(self.support_gradient, in_dims=(None, None if shared else 0, 0, 0))(meta, fast, x, y)
+        return grads
+
     def share_gradients(self, grads: Params, depth: int) -> Params:
         """Combine the inner gradients of a batch of tasks (leading task dimension) at inner step
         ``depth``: each task keeps its own (TreeMAML averages within clusters)."""
@@ -247,7 +302,9 @@ class MetaLearner(nn.Module):
         rates = self.inner_rates(meta)
         if self.first_order:
             grads = {k: g.detach() for k, g in grads.items()}
-        return {k: v - rates[k] * grads[k] for k, v in fast.items()}
+        # a plain-number rate folds into one fused op (one pass over the weights, forward and backward)
+        return {k: torch.add(v, grads[k], alpha=-rates[k]) if isinstance(rates[k], (int, float)) else v - rates[k] * grads[k]
+                for k, v in fast.items()}
 
     def initial_fast_batch(self, meta: Params, n_tasks: int) -> Params:
         """:meth:`initial_fast` repeated for ``n_tasks`` tasks (leading task dimension)."""
@@ -255,9 +312,16 @@ class MetaLearner(nn.Module):
 
     def inner_step(self, meta: Params, fast: Params, sx: Tensor, sy: Tensor, depth: int) -> Params:
         """Inner step ``depth`` for a batch of tasks (fast weights with a leading task dimension), vectorised."""
-        grads = vmap(self.support_gradient, in_dims=(None, 0, 0, 0))(meta, fast, sx, sy)
-        grads = self.share_gradients(grads, depth)
-        return vmap(self.step, in_dims=(None, 0, 0))(meta, fast, grads)
+        grads = self.share_gradients(self.support_gradients(meta, fast, sx, sy), depth)
+        return self.step_tasks(meta, fast, grads)
+
+    def step_tasks(self, meta: Params, fast: Params, grads: Params, shared: bool = False) -> Params:
+        """:meth:`step` for a batch of tasks (``grads`` with a leading task dimension; ``fast`` too
+        unless ``shared``). The base class's step is elementwise, so it broadcasts over the tasks
+        as it stands; an overridden step runs under ``vmap``."""
+        if type(self).step is MetaLearner.step:
+            return self.step(meta, fast, grads)
+        return vmap(self.step, in_dims=(None, None if shared else 0, 0))(meta, fast, grads)
 
     def adapt_tasks(self, meta: Params, sx: Tensor, sy: Tensor, steps: int) -> Params:
         """Inner loop for a batch of tasks, vectorised: fast weights with a leading task dimension.
@@ -266,8 +330,8 @@ class MetaLearner(nn.Module):
         if steps == 0:
             return self.initial_fast_batch(meta, sx.shape[0])
         start = self.initial_fast(meta)
-        grads = self.share_gradients(vmap(self.support_gradient, in_dims=(None, None, 0, 0))(meta, start, sx, sy), 0)
-        fast = vmap(self.step, in_dims=(None, None, 0))(meta, start, grads)
+        grads = self.share_gradients(self.support_gradients(meta, start, sx, sy, shared=True), 0)
+        fast = self.step_tasks(meta, start, grads, shared=True)
         for depth in range(1, steps):
             fast = self.inner_step(meta, fast, sx, sy, depth)
         return fast
@@ -291,6 +355,15 @@ class MetaLearner(nn.Module):
         acc = self.accuracy_fn(pred, qy) if self.accuracy_fn else pred.new_full((), float("nan"))
         return self.loss_fn(pred, qy), acc
 
+    def _query_metrics_tasks(self, meta: Params, fast: Params, qx: Tensor, qy: Tensor) -> tuple[Tensor, Tensor]:
+        """:meth:`_query_metrics` of a batch of tasks (``(T,)`` each), through :meth:`explicit_forward`
+        and the built-in loss's batched form where they apply."""
+        explicit = self.explicit_forward(meta, fast, qx)
+        if explicit is None:
+            return vmap(self._query_metrics, in_dims=(None, 0, 0, 0))(meta, fast, qx, qy)
+        pred = explicit[0]  # explicit_forward applies only with a built-in loss
+        return losses.task_losses(self.loss_name, pred, qy), losses.task_accuracies(self.loss_name, pred, qy)
+
     def task_losses(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor,
                     steps: int | None = None, vectorize: bool = True) -> tuple[Tensor, dict]:
         """Query loss of each task after adaptation.
@@ -304,7 +377,7 @@ class MetaLearner(nn.Module):
         steps = self.steps if steps is None else steps
         if vectorize:
             fast = self.adapt_tasks(meta, sx, sy, steps)
-            loss, acc = vmap(self._query_metrics, in_dims=(None, 0, 0, 0))(meta, fast, qx, qy)
+            loss, acc = self._query_metrics_tasks(meta, fast, qx, qy)
         else:
             fasts = self.adapt_tasks_loop(meta, sx, sy, steps)
             loss, acc = tree_stack([self._query_metrics(meta, f, qx[i], qy[i]) for i, f in enumerate(fasts)])

@@ -15,7 +15,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .. import _checks
+from .. import _checks, backprop
 from ..functional import forward as model_forward
 from .base import MetaLearner, Params
 
@@ -165,6 +165,27 @@ class Wormhole(MetaLearner):
         if self.granularity == "layer":
             return model_forward(self.model, theta, x, layer_scales=w)
         return w * model_forward(self.model, theta, x)  # scalar, or per unit along the last dim
+
+    def explicit_forward(self, meta: Params, fast: Params, x: Tensor):
+        """The base class's hand-written forward and back-propagation for ``w · f(x; θ)`` (output
+        placement, one multiplier or one per unit): d loss/d f is ``w ·`` d loss/d prediction, and
+        d loss/d w the sum of d loss/d prediction ``· f``. ``None`` for the other placements and granularities."""
+        theta = {k: v for k, v in fast.items() if k != WORMHOLE_KEY}
+        layers = self.explicit_backprop_layers(Wormhole, theta)
+        if layers is None or self.placement != "output" or self.granularity == "layer":
+            return None
+        params = {**self.model_parameters(meta), **theta}
+        f, cache = backprop.dense_forward(layers, params, x)  # (T, N, out)
+        w = fast[WORMHOLE_KEY]
+        if w.dim() > meta["wormhole_init"].dim():  # one multiplier (or one row of them) per task
+            w = w.reshape(w.shape[0], 1, -1)
+
+        def backward(g: Tensor) -> Params:
+            grads = backprop.dense_backward(layers, params, cache, w * g, set(theta))
+            grads[WORMHOLE_KEY] = (g * f).sum((-2, -1) if self.granularity == "scalar" else -2)  # (T,) or (T, out)
+            return grads
+
+        return w * f, backward
 
     def adapted_quantities(self, meta: Params, fast: Params) -> dict[str, Tensor]:
         return {"adapted_w": fast[WORMHOLE_KEY]}
