@@ -171,3 +171,18 @@ def test_an_overridden_inner_step_is_respected():
     vectorised, _ = learner.task_losses(learner.meta_parameters(), x, y, x, y, steps=2)
     loop, _ = learner.task_losses(learner.meta_parameters(), x, y, x, y, steps=2, vectorize=False)
     assert _relative(vectorised, loop) < 1e-10
+
+
+@pytest.mark.parametrize("name", ["MAML", "Wormhole", "WormholeANIL", "MetaSGD"])
+@pytest.mark.parametrize("loss", list(wh.losses.LOSSES))
+def test_evaluation_along_the_inner_loop_is_unchanged(name, loss):
+    torch.manual_seed(0)
+    learner = FACTORIES[name](wh.models.MLP(2, (6,), _out(loss)), loss=loss, inner_lr=0.3).double()
+    x, y = _data(loss)
+    meta = learner.meta_parameters()
+    explicit = learner.losses_along_inner_loop(meta, x, y, x.flip(1), y.flip(1), steps=(0, 1, 3))
+    learner.explicit_backprop = False
+    reference = learner.losses_along_inner_loop(meta, x, y, x.flip(1), y.flip(1), steps=(0, 1, 3))
+    assert _relative(explicit[0], reference[0]) < 1e-10
+    assert torch.equal(explicit[1].isnan(), reference[1].isnan())
+    assert torch.allclose(explicit[1], reference[1], equal_nan=True)

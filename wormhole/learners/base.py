@@ -398,11 +398,10 @@ class MetaLearner(nn.Module):
         """
         meta = {k: v.detach() for k, v in self.consensus(meta).items()}
         fast = self.initial_fast_batch(meta, sx.shape[0])
-        metrics = vmap(self._query_metrics, in_dims=(None, 0, 0, 0))
         record_l, record_a = {}, {}
         for s in range(max(steps) + 1):
             if s in steps:
-                record_l[s], record_a[s] = metrics(meta, fast, qx, qy)
+                record_l[s], record_a[s] = self._query_metrics_tasks(meta, fast, qx, qy)
             if s < max(steps):
                 fast = self.inner_step(meta, fast, sx, sy, s)
         return (torch.stack([record_l[s] for s in steps], 1).detach(),
