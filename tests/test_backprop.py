@@ -186,3 +186,22 @@ def test_evaluation_along_the_inner_loop_is_unchanged(name, loss):
     assert _relative(explicit[0], reference[0]) < 1e-10
     assert torch.equal(explicit[1].isnan(), reference[1].isnan())
     assert torch.allclose(explicit[1], reference[1], equal_nan=True)
+
+
+@pytest.mark.parametrize("name", ["MAML", "Wormhole", "Wormhole-unit", "WormholeANIL", "TreeMAML"])
+@pytest.mark.parametrize("loss", list(wh.losses.LOSSES))
+def test_meta_gradients_of_stacked_copies_are_unchanged(name, loss):
+    """Training's path: vmap over copies (seeds, configurations) of grad of the objective."""
+    torch.manual_seed(0)
+    learner = {**LEARNERS, **WORMHOLE_VARIANTS}[name](wh.models.MLP(2, (6,), _out(loss)), loss=loss,
+                                                     inner_lr=0.3, steps=2).double()
+    copies = 2
+    meta = {k: torch.stack([v.detach() + 0.01 * i for i in range(copies)]) for k, v in learner.meta_parameters().items()}
+    x, y = _data(loss)
+    tensors = [t.expand(copies, *t.shape) for t in (x, y, x.flip(1), y.flip(1))]
+    explicit, (loss_e, _, _) = learner.meta_gradients(meta, *tensors, total_tasks=T)
+    learner.explicit_backprop = False
+    reference, (loss_r, _, _) = learner.meta_gradients(meta, *tensors, total_tasks=T)
+    assert _relative(loss_e, loss_r) < 1e-10
+    for k in reference:
+        assert _relative(explicit[k], reference[k]) < 1e-6, k
