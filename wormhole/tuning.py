@@ -63,6 +63,9 @@ from .training import check_sweep, meta_train_seeds, meta_train_sweep
 
 #: the names :func:`standard_grids` gives the methods
 METHODS = ("MAML", "Wormhole", "learned scale", "learned step")
+#: the convergence rule's tail: a budget N is flat when its last FLAT_TAIL of training moves the validation loss
+#: by less than that loss's 95% CI (issue 9; :func:`converged_budget`)
+FLAT_TAIL = 0.2
 
 
 # ---------------------------------------------------------------- grids
@@ -409,8 +412,8 @@ def converged_budget(learner: MetaLearner, train_tasks: TaskFamily, validation_t
 
     For each budget N of :func:`budgets` (``start``, ``start·growth``, ... ≤ ``cap``), the learner is
     trained (one continuous run per seed, resumed from a checkpoint between budgets, so nothing is
-    trained twice) and scored on the validation stream at ``0.8·N`` and ``N``. The curve is flat
-    when ``|mean_s(L_N − L_0.8N)|`` is below the 95% CI half-width of ``L_N`` over seeds (DESIGN §6.7).
+    trained twice) and scored on the validation stream at ``(1 − FLAT_TAIL)·N`` and ``N``. The curve is
+    flat when ``|mean_s(L_N − L_(1−FLAT_TAIL)N)|`` is below the 95% CI half-width of ``L_N`` over seeds (DESIGN §6.7).
     Returns the first flat budget, or the last one tried with ``converged=False``.
     """
     seeds = [int(s) for s in seeds]
@@ -429,7 +432,7 @@ def converged_budget(learner: MetaLearner, train_tasks: TaskFamily, validation_t
                                                          device))])
 
         for n in plan:
-            before, after = score_at(round(0.8 * n)), score_at(n)
+            before, after = score_at(round((1 - FLAT_TAIL) * n)), score_at(n)
             change = float(np.mean(after - before))
             ci = float(mean_ci(after)[1])
             flat = bool(np.isfinite(change) and abs(change) < ci)
