@@ -12,16 +12,29 @@ build, the execution cache and the saved metrics are deleted before anything exe
 so a chapter served from the cache is always the one the current sources produce. Every
 metrics file is stamped with the fingerprint (``WORMHOLE_FINGERPRINT``) and the results page,
 which is re-executed on every build, refuses files with another stamp.
+
+Chapters run side by side. Before Sphinx starts, every chapter that the cache does not hold
+is executed ahead, ``--jobs`` at a time (default: 2 where there are 2 cores or more), each
+kernel with its share of the cores as torch threads (``OMP_NUM_THREADS``), and stored in the
+jupyter-cache exactly as myst-nb stores what it executes; Sphinx then finds them there. Small
+meta-learning steps gain little from a second thread, so two one-thread chapters side by side
+finish sooner than one after the other with two threads each. A notebook that asks myst-nb to
+always execute it (``mystnb.execution_mode: force``: the results page, which reads what the
+others save) is left to Sphinx, which runs it after them. The longest chapters of the last
+build start first (``chapter-times.json`` beside the cache); without one, the order of
+``_toc.yml``. A chapter that fails stops the build before Sphinx starts.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,10 +76,102 @@ def prepare(cache_dir: Path, metrics: Path, stamp: str) -> bool:
     return fresh
 
 
+def toc_notebooks(root: Path) -> list[Path]:
+    """The notebooks of ``_toc.yml`` in the order of the table of contents."""
+    import yaml
+
+    def files(entry):
+        if isinstance(entry, dict):
+            if "file" in entry:
+                yield entry["file"]
+            for value in entry.values():
+                yield from files(value)
+        elif isinstance(entry, list):
+            for item in entry:
+                yield from files(item)
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    return [root / f"{f}.ipynb" for f in files(toc) if (root / f"{f}.ipynb").exists()]
+
+
+def execution_timeout(root: Path) -> int:
+    """Seconds a cell may run: ``_config.yml``'s ``execute.timeout``, which Sphinx's executions use too."""
+    import yaml
+
+    return int(yaml.safe_load((root / "_config.yml").read_text())["execute"]["timeout"])
+
+
+def runs_ahead(path: Path) -> bool:
+    """Whether ``path`` may execute before Sphinx starts: myst-nb would serve it from the cache
+    (no ``mystnb.execution_mode`` of its own other than ``cache``)."""
+    import nbformat
+
+    mode = nbformat.read(path, as_version=4).metadata.get("mystnb", {}).get("execution_mode", "cache")
+    return mode == "cache"
+
+
+def _execute(path: str, timeout: int, threads: int):
+    """Run in a worker process: execute one notebook as myst-nb would (its folder as the working
+    directory) with ``threads`` torch threads; return the notebook, seconds and any traceback."""
+    import nbformat
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)  # the kernel inherits them
+    nb = nbformat.read(path, as_version=4)
+    result = single_nb_execution(nb, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False)
+    return nb, result.time, result.exc_string if result.err is not None else None
+
+
+def execute_ahead(notebooks: list[Path], cache_dir: Path, jobs: int, timeout: int,
+                  order: dict[str, float]) -> list[str]:
+    """Execute the ``notebooks`` the jupyter-cache at ``cache_dir`` does not hold, ``jobs`` at a time,
+    the longest (by ``order``: seconds, by file name) first, and cache each as myst-nb does.
+    Returns the names of the notebooks that failed (their tracebacks are printed)."""
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    cache = get_cache(str(cache_dir))
+    todo = []
+    for path in notebooks:
+        try:
+            cache.match_cache_notebook(nbformat.read(path, as_version=4))
+        except KeyError:
+            todo.append(path)
+    todo.sort(key=lambda p: -order.get(p.name, float("inf")))  # stable: unknown ones in toc order, first
+    if not todo:
+        return []
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    print(f"executing {len(todo)} chapter(s), {jobs} at a time with {threads} torch thread(s) each: "
+          + ", ".join(p.name for p in todo), flush=True)
+    failed, t0 = [], time.perf_counter()
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        running = {pool.submit(_execute, str(p), timeout, threads): p for p in todo}
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                path = running.pop(future)
+                nb, seconds, error = future.result()
+                if error is not None:
+                    failed.append(path.name)
+                    print(f"  {path.name} FAILED after {seconds:.0f} s:\n{error}", file=sys.stderr, flush=True)
+                    continue
+                record = cache.add_nb_to_project(str(path))
+                cache.cache_notebook_bundle(CacheBundleIn(nb, record.uri, data={"execution_seconds": seconds}),
+                                            check_validity=False, overwrite=True)
+                print(f"  {path.name} executed in {seconds:.0f} s ({time.perf_counter() - t0:.0f} s into the build)",
+                      flush=True)
+    return failed
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="quick mode: tiny sizes, separate output folder")
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                        help="chapters executed side by side (default: 2, or 1 on one core)")
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
     out = ROOT / "_build" / "quick" if args.quick else ROOT
     env = dict(os.environ)
     if args.quick:
@@ -78,14 +183,26 @@ def main(argv=None) -> int:
     if prepare(out / "_build" / ".jupyter_cache", metrics, stamp):
         print(f"fingerprint {stamp}: sources, mode or seeds changed, so every chapter executes afresh")
     # WORMHOLE_STATIC: the outputs become web pages, so no widgets and no progress bars (wormhole.book.static)
-    env.update(WORMHOLE_FINGERPRINT=stamp, WORMHOLE_METRICS_DIR=str(metrics), WORMHOLE_STATIC="1")
+    # WORMHOLE_BUILD_STARTED: the timings page tells chapters executed in this build from cached ones
+    env.update(WORMHOLE_FINGERPRINT=stamp, WORMHOLE_METRICS_DIR=str(metrics), WORMHOLE_STATIC="1",
+               WORMHOLE_BUILD_STARTED=str(time.time()), WORMHOLE_BUILD_JOBS=str(args.jobs))
+    cache_dir = out / "_build" / ".jupyter_cache"
+    times_file = out / "_build" / "chapter-times.json"  # a scheduling hint only: never a number in the book
+    order = json.loads(times_file.read_text()) if times_file.exists() else {}
+    t0 = time.perf_counter()
+    os.environ.update(env)  # the chapters executed ahead see what Sphinx's would
+    ahead = [p for p in toc_notebooks(ROOT) if runs_ahead(p)]
+    failed = execute_ahead(ahead, cache_dir, args.jobs, timeout=execution_timeout(ROOT), order=order)
+    if failed:
+        print(f"book build FAILED: {', '.join(failed)} raised (above); Sphinx did not start", file=sys.stderr)
+        return 1
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(ROOT), "-W", "--keep-going", "--path-output", str(out)]
-    t0 = time.perf_counter()
     result = subprocess.run(cmd, env=env, cwd=ROOT)
     total = time.perf_counter() - t0
     print("\nchapter execution times (seconds, from jupyter-cache; cached chapters keep their last time):")
-    times = chapter_times(out / "_build" / ".jupyter_cache")
+    times = chapter_times(cache_dir)
+    times_file.write_text(json.dumps(dict(times), indent=1))
     for name, seconds in times:
         print(f"  {name:<40} {seconds:8.1f}")
     print(f"  {'all chapters':<40} {sum(s for _, s in times):8.1f}")
