@@ -35,11 +35,11 @@ def _relative(a, b):
 
 @pytest.mark.parametrize("loss", list(wh.losses.LOSSES))
 def test_output_gradient_is_the_gradient_of_each_tasks_loss(loss):
-    assert set(backprop.OUTPUT_GRADIENTS) == set(wh.losses.LOSSES)
+    assert set(wh.losses.OUTPUT_GRADIENTS) == set(wh.losses.LOSSES)
     _, y = _data(loss)
     pred = torch.randn(T, K, _out(loss), dtype=F64)
     expected = vmap(grad(wh.losses.LOSSES[loss]))(pred, y)
-    assert _relative(backprop.OUTPUT_GRADIENTS[loss](pred, y), expected) < 1e-12
+    assert _relative(wh.losses.OUTPUT_GRADIENTS[loss](pred, y), expected) < 1e-12
 
 
 @pytest.mark.parametrize("loss", list(wh.losses.LOSSES))

@@ -14,7 +14,8 @@ that keeps its activations, then the chain rule by hand,
     \\nabla W_i = g_i^\\top h_{i-1}, \\qquad \\nabla b_i = \\textstyle\\sum_n g_i, \\qquad
     g_{i-1} = (g_i W_i) \\odot [z_{i-1} > 0],
 
-with a leading task dimension on everything. The result is an ordinary differentiable
+with a leading task dimension on everything; the first factor, ``g_L``, is the built-in loss's
+derivative (:func:`wormhole.losses.task_output_gradients`). The result is an ordinary differentiable
 expression, so the meta-gradient (second order, through the inner loop) is plain autograd
 over it. Fast weights may be shared by all tasks (``(out, in)``, the first inner step) or
 per task (``(T, out, in)``); broadcasting matmuls take both. Learners use it through
@@ -42,25 +43,6 @@ def dense_layers(model: nn.Module) -> Layers | None:
     owner = next(k for k in type(model).__mro__ if "dense_layers" in k.__dict__)
     forward_owner = next(k for k in type(model).__mro__ if "forward" in k.__dict__)
     return model.dense_layers() if owner is forward_owner else None
-
-
-def _bce(pred: Tensor, target: Tensor) -> Tensor:
-    return (torch.sigmoid(pred) - target) / pred[0].numel()
-
-
-def _mse(pred: Tensor, target: Tensor) -> Tensor:
-    return 2 * (pred - target) / pred[0].numel()
-
-
-def _ce(pred: Tensor, target: Tensor) -> Tensor:
-    # not F.one_hot, which checks the labels' range: data-dependent, so not allowed under vmap over copies
-    onehot = (target.unsqueeze(-1) == torch.arange(pred.shape[-1], device=pred.device)).to(pred.dtype)
-    return (torch.softmax(pred, -1) - onehot) / pred.shape[-2]
-
-
-#: d loss / d prediction for a batch of tasks, ``pred (T, N, ...)`` -> same shape, where the
-#: task's loss is :data:`wormhole.losses.LOSSES`' mean over its examples
-OUTPUT_GRADIENTS = {"bce": _bce, "mse": _mse, "ce": _ce}
 
 
 def dense_forward(layers: Layers, params: Params, x: Tensor) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:

@@ -67,6 +67,31 @@ def task_accuracies(name: str, pred: torch.Tensor, target: torch.Tensor) -> torc
     return hits.to(pred.dtype).flatten(1).mean(1)
 
 
+def _bce_gradient(pred, target):
+    return (torch.sigmoid(pred) - target) / pred[0].numel()
+
+
+def _mse_gradient(pred, target):
+    return 2 * (pred - target) / pred[0].numel()
+
+
+def _ce_gradient(pred, target):
+    # not F.one_hot, which checks the labels' range: data-dependent, so not allowed under vmap over copies
+    onehot = (target.unsqueeze(-1) == torch.arange(pred.shape[-1], device=pred.device)).to(pred.dtype)
+    return (torch.softmax(pred, -1) - onehot) / pred.shape[-2]
+
+
+#: the derivative of each built-in loss with respect to the prediction, for a batch of tasks
+OUTPUT_GRADIENTS: dict[str, LossFn] = {"bce": _bce_gradient, "mse": _mse_gradient, "ce": _ce_gradient}
+
+
+def task_output_gradients(name: str, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """d (task loss) / d prediction of the built-in loss ``name`` for each task of a batch, written
+    out (the first factor of :mod:`wormhole.backprop`'s chain rule): ``pred (T, N, ...)``,
+    ``target (T, N, ...)`` -> the shape of ``pred``."""
+    return OUTPUT_GRADIENTS[name](pred, target)
+
+
 def resolve(loss: str | LossFn) -> tuple[str, LossFn]:
     """Return ``(name, fn)`` for a loss name or a callable ``(prediction, target) -> scalar``."""
     if callable(loss):

@@ -247,7 +247,7 @@ class MetaLearner(nn.Module):
         if explicit is None:
             return None
         pred, backward = explicit
-        grads = backward(backprop.OUTPUT_GRADIENTS[self.loss_name](pred, y))
+        grads = backward(losses.task_output_gradients(self.loss_name, pred, y))
         return {k: grads[k] for k in fast}
 
     def explicit_backprop_layers(self, forward_owner: type, fast: Params) -> list[tuple[str, str]] | None:
