@@ -1,5 +1,5 @@
 # make test: unit tests, every notebook in quick mode (nbval), quick book build with -W.
-# make book: the whole book at full scale into _build/html.
+# make book: the whole book at full scale into _build/html (chapters two at a time; make book BOOK_JOBS=1: one at a time).
 # make publish: push _build/html to the gh-pages branch (ghp-import).
 # The repository URL is set in one place, _config.yml's repository.url; `make book REPOSITORY=URL`
 # (or `make repository REPOSITORY=URL`) writes it there and into every notebook's install cell.
@@ -19,6 +19,8 @@ SITE ?= _build/html
 NEW_REPOSITORY = $(if $(filter command line,$(origin REPOSITORY)),$(REPOSITORY))
 SET_REPOSITORY = $(if $(NEW_REPOSITORY),$(BIN)/python tools/repository.py set "$(NEW_REPOSITORY)")
 NBVAL_IGNORE := --ignore-glob='*/_build/*' --ignore-glob='.venv/*'
+BOOK_JOBS ?=
+BUILD_JOBS = $(if $(BOOK_JOBS),--jobs $(BOOK_JOBS))
 
 .PHONY: test unit notebooks book-quick book check-site screenshots publish repository bench clean
 
@@ -45,13 +47,13 @@ NO_BROWSER = $(BIN)/python -c "import sys; sys.path.insert(0, 'tools'); import c
 book-quick: $(STAMP)
 	rm -rf _build/quick _build/metrics-quick
 	$(SET_REPOSITORY)
-	$(BIN)/python tools/build_book.py --quick
+	$(BIN)/python tools/build_book.py --quick $(BUILD_JOBS)
 	WORMHOLE_SITE=_build/quick/_build/html $(BIN)/python -m pytest -q $(SITE_TESTS)
 	@$(NO_BROWSER)
 
 book: $(STAMP)
 	$(SET_REPOSITORY)
-	$(BIN)/python tools/build_book.py
+	$(BIN)/python tools/build_book.py $(BUILD_JOBS)
 	WORMHOLE_SITE=_build/html $(BIN)/python -m pytest -q $(SITE_TESTS)
 
 check-site: $(STAMP)
