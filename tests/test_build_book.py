@@ -101,3 +101,22 @@ def test_jobs_must_be_positive():
 def test_timeout_comes_from_the_book_config():
     import yaml
     assert build_book.execution_timeout(ROOT) == yaml.safe_load((ROOT / "_config.yml").read_text())["execute"]["timeout"]
+
+
+def test_the_last_build_here_orders_the_work_before_the_committed_durations(tmp_path):
+    durations, last = tmp_path / "durations.json", tmp_path / "chapter-times.json"
+    assert build_book.scheduling_times(last, "full", durations) == {}          # nothing known: toc order
+    build_book.store_durations({"a.ipynb": 10.4, "b.ipynb": 99.6}, "full", durations)
+    build_book.store_durations({"a.ipynb": 1.2}, "quick", durations)
+    assert build_book.scheduling_times(last, "full", durations) == {"a.ipynb": 10, "b.ipynb": 100}
+    assert build_book.scheduling_times(last, "quick", durations) == {"a.ipynb": 1}
+    last.write_text('{"a.ipynb": 500.0}')
+    assert build_book.scheduling_times(last, "full", durations) == {"a.ipynb": 500.0}
+
+
+def test_the_committed_durations_name_every_chapter_that_runs_ahead():
+    import json
+    stored = json.loads(build_book.DURATIONS.read_text())
+    ahead = {p.name for p in build_book.toc_notebooks(ROOT) if build_book.runs_ahead(p)}
+    for mode in ("full", "quick"):
+        assert set(stored[mode]) == ahead, f"{mode} durations are stale: .venv/bin/python tools/build_book.py{' --quick' if mode == 'quick' else ''} --store-durations"

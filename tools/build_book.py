@@ -20,9 +20,12 @@ jupyter-cache exactly as myst-nb stores what it executes; Sphinx then finds them
 meta-learning steps gain little from a second thread, so two one-thread chapters side by side
 finish sooner than one after the other with two threads each. A notebook that asks myst-nb to
 always execute it (``mystnb.execution_mode: force``: the results page, which reads what the
-others save) is left to Sphinx, which runs it after them. The longest chapters of the last
-build start first (``chapter-times.json`` beside the cache); without one, the order of
-``_toc.yml``. A chapter that fails stops the build before Sphinx starts.
+others save) is left to Sphinx, which runs it after them. The longest chapters start first:
+by the times of the last build in this folder (``_build/chapter-times.json``), else by the
+times committed in ``tools/chapter_durations.json`` (``--store-durations`` rewrites them from
+this build, as pytest-split stores test durations), else in the order of ``_toc.yml``. These
+times only order the work; no page shows them. A chapter that fails stops the build before
+Sphinx starts.
 """
 
 from __future__ import annotations
@@ -74,6 +77,26 @@ def prepare(cache_dir: Path, metrics: Path, stamp: str) -> bool:
     metrics.mkdir(parents=True, exist_ok=True)
     stamp_file.write_text(stamp)
     return fresh
+
+
+DURATIONS = ROOT / "tools" / "chapter_durations.json"
+
+
+def scheduling_times(last_build: Path, mode: str, durations: Path = DURATIONS) -> dict[str, float]:
+    """Seconds per chapter to order the work by: the last build's in this folder, else the
+    committed ones for ``mode`` ("full" or "quick"), else none."""
+    if last_build.exists():
+        return json.loads(last_build.read_text())
+    if durations.exists():
+        return json.loads(durations.read_text()).get(mode, {})
+    return {}
+
+
+def store_durations(times: dict[str, float], mode: str, durations: Path = DURATIONS) -> None:
+    """Write this build's chapter times for ``mode`` into ``durations`` (rounded to seconds)."""
+    stored = json.loads(durations.read_text()) if durations.exists() else {}
+    stored[mode] = {name: round(seconds) for name, seconds in sorted(times.items())}
+    durations.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
 
 
 def toc_notebooks(root: Path) -> list[Path]:
@@ -169,6 +192,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="quick mode: tiny sizes, separate output folder")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                         help="chapters executed side by side (default: 2, or 1 on one core)")
+    parser.add_argument("--store-durations", action="store_true",
+                        help=f"after a successful build, store its chapter times in {DURATIONS.relative_to(ROOT)}")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
@@ -188,7 +213,8 @@ def main(argv=None) -> int:
                WORMHOLE_BUILD_STARTED=str(time.time()), WORMHOLE_BUILD_JOBS=str(args.jobs))
     cache_dir = out / "_build" / ".jupyter_cache"
     times_file = out / "_build" / "chapter-times.json"  # a scheduling hint only: never a number in the book
-    order = json.loads(times_file.read_text()) if times_file.exists() else {}
+    mode = "quick" if args.quick else "full"
+    order = scheduling_times(times_file, mode)
     t0 = time.perf_counter()
     os.environ.update(env)  # the chapters executed ahead see what Sphinx's would
     ahead = [p for p in toc_notebooks(ROOT) if runs_ahead(p)]
@@ -206,10 +232,13 @@ def main(argv=None) -> int:
     for name, seconds in times:
         print(f"  {name:<40} {seconds:8.1f}")
     print(f"  {'all chapters':<40} {sum(s for _, s in times):8.1f}")
-    print(f"build took {total:.0f} s ({'quick' if args.quick else 'full'} mode)")
+    print(f"build took {total:.0f} s ({mode} mode)")
     if result.returncode != 0:
         print("book build FAILED", file=sys.stderr)
         return result.returncode
+    if args.store_durations:
+        store_durations(dict(times), mode)
+        print(f"stored the chapter times in {DURATIONS}")
     print(f"start page: {out / '_build' / 'html' / 'index.html'}")
     return 0
 
