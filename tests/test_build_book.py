@@ -79,7 +79,7 @@ def test_longest_chapters_of_the_last_build_start_first(tmp_path, monkeypatch):
         def __exit__(self, *exc):
             return False
 
-        def submit(self, fn, path, timeout, threads):
+        def submit(self, fn, path, timeout, threads, env):
             from concurrent.futures import Future
             started.append(Path(path).name)
             future = Future()
@@ -120,3 +120,22 @@ def test_the_committed_durations_name_every_chapter_that_runs_ahead():
     ahead = {p.name for p in build_book.toc_notebooks(ROOT) if build_book.runs_ahead(p)}
     for mode in ("full", "quick"):
         assert set(stored[mode]) == ahead, f"{mode} durations are stale: .venv/bin/python tools/build_book.py{' --quick' if mode == 'quick' else ''} --store-durations"
+
+
+def test_a_new_fingerprint_rebuilds_every_page(tmp_path, monkeypatch):
+    """Sphinx re-reads only pages whose file changed; a new fingerprint (here, the seed offset;
+    equally the package's sources) must still replace every chapter's page, not only its cache."""
+    book = tmp_path / "book"
+    (book / "notebooks").mkdir(parents=True)
+    (book / "_config.yml").write_text("title: t\nexecute:\n  execute_notebooks: cache\n  timeout: 60\n")
+    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: notebooks/page\n")
+    (book / "intro.md").write_text("# Intro\n")
+    page = _notebook(book / "notebooks" / "page.ipynb", "import os\nprint('stamp', os.environ['WORMHOLE_FINGERPRINT'])")
+    nb = nbformat.read(page, as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell("# Page"))
+    nbformat.write(nb, page)
+    html = book / "_build" / "html" / "notebooks" / "page.html"
+    for offset in ("0", "100"):
+        monkeypatch.setenv("WORMHOLE_SEED_OFFSET", offset)
+        assert build_book.main(["--jobs", "1"], root=book) == 0
+        assert f"seeds{offset}" in html.read_text(), f"the page kept an older build's output (offset {offset})"

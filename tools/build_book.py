@@ -60,9 +60,9 @@ def chapter_times(cache_dir: Path) -> list[tuple[str, float]]:
     return sorted(latest.items())
 
 
-def fingerprint(quick: bool) -> str:
+def fingerprint(quick: bool, root: Path = ROOT) -> str:
     """What decides this build's numbers: sources, chapters, mode and seed offset."""
-    return f"{source_fingerprint(ROOT)}-{'quick' if quick else 'full'}-seeds{seed_offset()}"
+    return f"{source_fingerprint(root)}-{'quick' if quick else 'full'}-seeds{seed_offset()}"
 
 
 def prepare(cache_dir: Path, metrics: Path, stamp: str) -> bool:
@@ -133,23 +133,25 @@ def runs_ahead(path: Path) -> bool:
     return mode == "cache"
 
 
-def _execute(path: str, timeout: int, threads: int):
+def _execute(path: str, timeout: int, threads: int, env: dict[str, str]):
     """Run in a worker process: execute one notebook as myst-nb would (its folder as the working
-    directory) with ``threads`` torch threads; return the notebook, seconds and any traceback."""
+    directory) with ``env`` and ``threads`` torch threads; return the notebook, seconds and any traceback."""
     import nbformat
     from jupyter_cache.executors.utils import single_nb_execution
 
-    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)  # the kernel inherits them
+    os.environ.update(env)  # this worker's environment, which the kernel inherits
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
     nb = nbformat.read(path, as_version=4)
     result = single_nb_execution(nb, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False)
     return nb, result.time, result.exc_string if result.err is not None else None
 
 
 def execute_ahead(notebooks: list[Path], cache_dir: Path, jobs: int, timeout: int,
-                  order: dict[str, float]) -> list[str]:
+                  order: dict[str, float], env: dict[str, str] | None = None) -> list[str]:
     """Execute the ``notebooks`` the jupyter-cache at ``cache_dir`` does not hold, ``jobs`` at a time,
-    the longest (by ``order``: seconds, by file name) first, and cache each as myst-nb does.
-    Returns the names of the notebooks that failed (their tracebacks are printed)."""
+    the longest (by ``order``: seconds, by file name) first, with the environment variables ``env``
+    added, and cache each as myst-nb does. Returns the names of the notebooks that failed (their
+    tracebacks are printed)."""
     import nbformat
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
@@ -169,7 +171,7 @@ def execute_ahead(notebooks: list[Path], cache_dir: Path, jobs: int, timeout: in
           + ", ".join(p.name for p in todo), flush=True)
     failed, t0 = [], time.perf_counter()
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        running = {pool.submit(_execute, str(p), timeout, threads): p for p in todo}
+        running = {pool.submit(_execute, str(p), timeout, threads, env or {}): p for p in todo}
         while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
@@ -187,7 +189,8 @@ def execute_ahead(notebooks: list[Path], cache_dir: Path, jobs: int, timeout: in
     return failed
 
 
-def main(argv=None) -> int:
+def main(argv=None, root: Path = ROOT) -> int:
+    """Build the book whose ``_config.yml`` and ``_toc.yml`` are in ``root`` (this repository)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="quick mode: tiny sizes, separate output folder")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
@@ -197,14 +200,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
-    out = ROOT / "_build" / "quick" if args.quick else ROOT
+    out = root / "_build" / "quick" if args.quick else root
     env = dict(os.environ)
     if args.quick:
         env["WORMHOLE_QUICK"] = "1"
     else:
         env.pop("WORMHOLE_QUICK", None)
-    stamp = fingerprint(args.quick)
-    metrics = ROOT / "_build" / ("metrics-quick" if args.quick else "metrics")
+    stamp = fingerprint(args.quick, root)
+    metrics = root / "_build" / ("metrics-quick" if args.quick else "metrics")
     if prepare(out / "_build" / ".jupyter_cache", metrics, stamp):
         print(f"fingerprint {stamp}: sources, mode or seeds changed, so every chapter executes afresh")
     # WORMHOLE_STATIC: the outputs become web pages, so no widgets and no progress bars (wormhole.book.static)
@@ -216,15 +219,17 @@ def main(argv=None) -> int:
     mode = "quick" if args.quick else "full"
     order = scheduling_times(times_file, mode)
     t0 = time.perf_counter()
-    os.environ.update(env)  # the chapters executed ahead see what Sphinx's would
-    ahead = [p for p in toc_notebooks(ROOT) if runs_ahead(p)]
-    failed = execute_ahead(ahead, cache_dir, args.jobs, timeout=execution_timeout(ROOT), order=order)
+    ahead = [p for p in toc_notebooks(root) if runs_ahead(p)]
+    failed = execute_ahead(ahead, cache_dir, args.jobs, timeout=execution_timeout(root), order=order, env=env)
     if failed:
         print(f"book build FAILED: {', '.join(failed)} raised (above); Sphinx did not start", file=sys.stderr)
         return 1
     jb = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(jb), "build", str(ROOT), "-W", "--keep-going", "--path-output", str(out)]
-    result = subprocess.run(cmd, env=env, cwd=ROOT)
+    # --all: Sphinx re-reads every page. Left to itself it re-reads only pages whose source file
+    # changed, so a new fingerprint (package, seeds) would re-execute the chapters into the cache
+    # and still serve the pages of the previous build.
+    cmd = [str(jb), "build", str(root), "-W", "--keep-going", "--all", "--path-output", str(out)]
+    result = subprocess.run(cmd, env=env, cwd=root)
     total = time.perf_counter() - t0
     print("\nchapter execution times (seconds, from jupyter-cache; cached chapters keep their last time):")
     times = chapter_times(cache_dir)
