@@ -42,7 +42,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import repository  # noqa: E402
 from wormhole.book import seed_offset, source_fingerprint  # noqa: E402
 
 
@@ -200,6 +202,13 @@ def main(argv=None, root: Path = ROOT) -> int:
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be at least 1, got {args.jobs}")
+    # the install cells pin the package this build runs on, before the fingerprint reads the chapters
+    ref, pinned = repository.pin_notebooks(root=root)
+    if pinned:
+        print(f"install cells pinned to {ref} in {len(pinned)} notebook(s); commit them with the build")
+    if ref is not None and repository.package_is_dirty(root):
+        print(f"warning: the package has uncommitted changes, so the install cells' {ref} is not the package built",
+              file=sys.stderr)
     out = root / "_build" / "quick" if args.quick else root
     env = dict(os.environ)
     if args.quick:
