@@ -28,7 +28,7 @@ CASES = [
     ("queries", lambda: wh.tasks.Threshold(queries=0)),
     ("shots", lambda: wh.tasks.MNISTPairs(shots=300, queries=100)),
     ("ways", lambda: wh.tasks.MNISTWays(ways=5, split="test", held_out_digits=True)),
-    ("split", lambda: wh.tasks.MNISTPairs(split="validation")),
+    ("split", lambda: wh.tasks.MNISTPairs(split="valid")),
     ("source", lambda: wh.tasks.MNISTPairs(source="kaggle")),
     ("amplitude", lambda: wh.tasks.WaveletRegression(amplitude=(2, 1))),
     ("meta_lr", lambda: wh.meta_train(wh.MAML(M(), loss="bce", inner_lr=0.1), wh.tasks.Threshold(), 1, meta_lr=0)),

@@ -17,11 +17,12 @@ import build_book  # noqa: E402
 rng = np.random.default_rng(1)
 
 
-def _method(loss0, loss1, acc1, n=5):
+def _method(loss0, loss1, acc1, n=5, acc0=0.5, steps=1):
     per = lambda m: {str(s): (m + rng.normal(0, 0.001, n)).tolist() for s in (0, 1, 10)}  # noqa: E731
-    loss = per(loss1)
+    loss, acc = per(loss1), per(acc1)
     loss["0"] = (loss0 + rng.normal(0, 0.001, n)).tolist()
-    return {"per_seed_loss": loss, "per_seed_accuracy": per(acc1),
+    acc["0"] = (acc0 + rng.normal(0, 0.001, n)).tolist()
+    return {"learner": {"loss": "bce", "steps": steps}, "per_seed_loss": loss, "per_seed_accuracy": acc,
             "per_seed_conflict": rng.normal(0, 0.01, n).tolist(),
             "per_seed_conflict_during_training": rng.normal(0, 0.01, n).tolist()}
 
@@ -30,7 +31,8 @@ def _comparison(name, problem="threshold", learned=True, gain=0.05, provenance=N
     loss1 = 0.3 if learned else 0.7
     return {"name": name, "provenance": provenance or {},
             "config": {"problem": problem, "control": False, "seeds": list(range(5))},
-            "methods": {"MAML": _method(0.7, loss1, 0.8), "Wormhole": _method(0.7, loss1 - gain if learned else loss1, 0.8 + gain)}}
+            "methods": {"MAML": _method(0.7, loss1, 0.8 if learned else 0.5),
+                        "Wormhole": _method(0.7, loss1 - gain if learned else loss1, 0.8 + gain if learned else 0.5)}}
 
 
 def test_a_problem_leaves_only_when_no_method_learned_it():
@@ -46,8 +48,10 @@ def test_claims_judge_by_the_paired_rule_and_list_exclusions():
                "threshold-flat": _comparison("threshold-flat", learned=False)}
     rows = {r.key: r for r in report.claims(metrics)}
     helps = rows["helps-threshold"]
-    assert helps.verdict == "reproduced" and len(helps.evidence) == 2
-    assert [e.name for e in helps.excluded] == ["threshold-flat", "threshold-flat"]
+    # judged at the trained step count (1); ten steps are shown beside it, never judged
+    assert helps.verdict == "reproduced" and len(helps.evidence) == 1
+    assert [(e.name, e.steps) for e in helps.secondary] == [("threshold-a", 10)]
+    assert [e.name for e in helps.excluded] == ["threshold-flat"]
     assert all(r.verdict in VERDICTS + ("no measurements",) for r in rows.values())
 
 

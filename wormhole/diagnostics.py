@@ -20,17 +20,23 @@ class Conflict(NamedTuple):
 
 
 def per_task_meta_gradients(learner: MetaLearner, batch: TaskBatch, meta: Params | None = None) -> Tensor:
-    """Each task's meta-gradient, flattened over all meta-parameters: shape ``(T, P)``. A sweep's
-    per-copy numbers in ``meta`` (``"hyper.<name>"``) are used, not differentiated."""
+    """Each task's meta-gradient with respect to the network's parameters θ
+    (:meth:`~wormhole.MetaLearner.network_keys`), flattened: shape ``(T, P)``.
+
+    Only θ, the coordinates every method shares: a method's own meta-parameters (w₀, learned
+    rates) would add coordinates that MAML lacks and change the cosine by their presence alone.
+    They, and a sweep's per-copy numbers (``"hyper.<name>"``), enter as constants."""
     meta = learner.meta_parameters() if meta is None else meta
     meta = {k: v.detach() for k, v in meta.items()}
-    hyper = {k: meta.pop(k) for k in list(meta) if k.startswith(HYPER_PREFIX)}
+    keys = learner.network_keys(meta)
+    theta = {k: meta[k] for k in keys}
+    rest = {k: v for k, v in meta.items() if k not in theta}
 
-    def one_task(m, sx, sy, qx, qy):
-        return learner.task_losses({**m, **hyper}, sx[None], sy[None], qx[None], qy[None])[0][0]
+    def one_task(t, r, sx, sy, qx, qy):
+        return learner.task_losses({**t, **r}, sx[None], sy[None], qx[None], qy[None])[0][0]
 
-    g = vmap(grad(one_task), in_dims=(None, 0, 0, 0, 0))(meta, *batch.tensors())
-    return torch.cat([v.reshape(v.shape[0], -1) for v in g.values()], dim=1)
+    g = vmap(grad(one_task), in_dims=(None, None, 0, 0, 0, 0))(theta, rest, *batch.tensors())
+    return torch.cat([g[k].reshape(g[k].shape[0], -1) for k in keys], dim=1)
 
 
 def cosine_matrix(vectors: Tensor) -> Tensor:
@@ -40,9 +46,12 @@ def cosine_matrix(vectors: Tensor) -> Tensor:
 
 
 def gradient_conflict(learner: MetaLearner, batch: TaskBatch, meta: Params | None = None) -> Conflict:
-    """Mean pairwise cosine similarity of per-task meta-gradients, and the matrix.
+    """Mean pairwise cosine similarity of per-task meta-gradients with respect to the network's
+    parameters θ (:func:`per_task_meta_gradients`), and the matrix.
 
-    Negative means the tasks pull the initialisation in opposite directions (conflict).
+    Measured in θ, the coordinates every method shares, so that methods compare alike: a
+    Wormhole whose multiplier cannot move (w₀ = 1, ``wormhole_lr=0``) reads exactly as MAML
+    with the same θ on the same tasks. Negative means the tasks pull the initialisation in opposite directions (conflict).
     ``meta_train`` logs ``.mean`` as ``History.logged["conflict"]``.
     """
     c = cosine_matrix(per_task_meta_gradients(learner, batch, meta))

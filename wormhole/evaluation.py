@@ -15,6 +15,19 @@ from .stats import fmt, mean_ci
 from .tasks.base import TaskFamily
 
 
+#: the metric a problem is selected and judged on, by its loss: accuracy for classification, loss for regression
+JUDGED_METRIC = {"bce": "accuracy", "ce": "accuracy", "mse": "loss"}
+
+
+def judged_metric(loss) -> str:
+    """``"accuracy"`` for a classification loss (``"bce"``, ``"ce"``), ``"loss"`` otherwise: the one
+    metric on which tuning selects (:func:`wormhole.tuning.tune`) and the results page judges."""
+    return JUDGED_METRIC.get(loss if isinstance(loss, str) else "", "loss")
+
+
+HIGHER_IS_BETTER = {"loss": False, "accuracy": True}
+
+
 @dataclass
 class Evaluation:
     """Per-task query loss and accuracy after each number of inner steps.

@@ -58,6 +58,10 @@ class MethodResult:
         j = self.evaluations[0].steps.index(steps)
         return np.array([getattr(e, metric)[:, j].mean() for e in self.evaluations])
 
+    def diverged(self) -> list[int]:
+        """The seeds whose training diverged (a non-finite meta-loss at some iteration)."""
+        return [r.seed for r in self.runs if r.history.diverged_at is not None]
+
     def add_measure(self, name: str, per_seed_values) -> None:
         """Record one more per-seed measurement (saved as ``per_seed_<name>``)."""
         values = np.asarray(per_seed_values, dtype=float).ravel()
@@ -111,7 +115,8 @@ class MethodResult:
                "conflict_first": ci(np.array([r.history.logged["conflict"][0] for r in self.runs])),
                "conflict_during_training": ci(self.mean_logged("conflict")),
                "seconds_per_iteration": ci(self.seconds_per_iteration()),
-               "learner": self.runs[0].learner.describe(), "seeds": [r.seed for r in self.runs]}
+               "learner": self.runs[0].learner.describe(), "seeds": [r.seed for r in self.runs],
+               "diverged_in_training": self.diverged()}
         for k in (self.usage[0] if self.usage else {}):   # the learner's own adaptation statistics
             vals = np.array([u[k] for u in self.usage], dtype=float)
             out[k] = ci(vals) if np.isfinite(vals).all() else [float("nan"), float("nan")]
@@ -194,7 +199,12 @@ def compare(name: str, learners: dict, train_tasks: TaskFamily, eval_tasks: Task
             device="auto", seed_chunk: int | None = None) -> Comparison:
     """Meta-train each learner template for every seed (same tasks, budget and seeds), then
     evaluate every run on the same ``n_eval`` tasks from ``eval_tasks`` (seeded by ``eval_seed``,
-    a stream separate from training's). ``seed_chunk`` as in :func:`~wormhole.meta_train_seeds`."""
+    a stream separate from training's). ``seed_chunk`` as in :func:`~wormhole.meta_train_seeds`.
+
+    A run that diverges never stops the comparison: its training goes on with NaN values (its
+    history records ``diverged_at``), every metric of that seed is NaN (loss, accuracy,
+    conflict), and the comparison it enters is decided by :mod:`wormhole.stats`' rule for
+    diverged runs. ``MethodResult.diverged()`` lists the seeds that diverged in training."""
     seeds = list(seeds)
     results = {}
     usage_batch = eval_tasks.sample(min(n_eval, 256), torch.Generator().manual_seed(stream_seed(eval_seed, "eval") + 1))
@@ -202,7 +212,7 @@ def compare(name: str, learners: dict, train_tasks: TaskFamily, eval_tasks: Task
         t0 = time.perf_counter()
         runs: list[Run] = meta_train_seeds(learner, train_tasks, seeds, iterations, meta_batch, meta_lr,
                                            progress=progress, log_every=log_every, device=device,
-                                           seed_chunk=seed_chunk)
+                                           seed_chunk=seed_chunk, on_nonfinite="continue")
         wall = time.perf_counter() - t0
         evals: list[Evaluation] = [evaluate(r.learner, eval_tasks, n_eval, steps, eval_seed, device=device)
                                    for r in runs]

@@ -30,16 +30,7 @@ def _ce(pred, target):
     return F.cross_entropy(pred, target)
 
 
-def _bce_accuracy(pred, target):
-    return ((pred > 0).to(target.dtype) == target).to(pred.dtype).mean()
-
-
-def _ce_accuracy(pred, target):
-    return (pred.argmax(-1) == target).to(pred.dtype).mean()
-
-
 LOSSES: dict[str, LossFn] = {"bce": _bce, "mse": _mse, "ce": _ce}
-ACCURACIES: dict[str, LossFn] = {"bce": _bce_accuracy, "ce": _ce_accuracy}
 
 
 # The same losses and accuracies for a batch of tasks at once: ``(T, N, ...)`` -> ``(T,)``, each
@@ -57,14 +48,31 @@ def task_losses(name: str, pred: torch.Tensor, target: torch.Tensor) -> torch.Te
 
 
 def task_accuracies(name: str, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The built-in accuracy of ``name`` for each task of a batch (``(T,)``; NaN for ``"mse"``)."""
+    """The built-in accuracy of ``name`` for each task of a batch (``(T,)``; NaN for ``"mse"``).
+
+    A task whose predictions are not all finite (a diverged model) has accuracy NaN, like its
+    loss: ``NaN > 0`` is False, so without this a diverged model would score a finite accuracy."""
     if name == "bce":
         hits = (pred > 0).to(target.dtype) == target
     elif name == "ce":
         hits = pred.argmax(-1) == target
     else:
         return pred.new_full(pred.shape[:1], float("nan"))
-    return hits.to(pred.dtype).flatten(1).mean(1)
+    accuracy = hits.to(pred.dtype).flatten(1).mean(1)
+    finite = torch.isfinite(pred).flatten(1).all(1)
+    return torch.where(finite, accuracy, torch.full_like(accuracy, float("nan")))
+
+
+def _one_task_accuracy(name: str) -> LossFn:
+    def accuracy(pred, target):
+        return task_accuracies(name, pred[None], target[None])[0]
+    accuracy.__name__ = f"{name}_accuracy"
+    return accuracy
+
+
+#: the accuracy of each classification loss for one task, ``(prediction, target) -> scalar``: the
+#: batched :func:`task_accuracies` applied to a batch of one, so the two forms cannot disagree
+ACCURACIES: dict[str, LossFn] = {name: _one_task_accuracy(name) for name in ("bce", "ce")}
 
 
 def _bce_gradient(pred, target):

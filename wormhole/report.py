@@ -6,7 +6,12 @@ by hand: every comparison is the paired difference of :mod:`wormhole.stats`, eve
 is :func:`wormhole.stats.judge` over the comparisons that make up the claim (Holm–Bonferroni).
 
 One exclusion rule (:func:`learned`): a problem leaves a claim only when *no* method learned
-it; the excluded comparisons are listed with what they would have said.
+it, judged at the step count and on the metric the methods were trained and selected for; the
+excluded comparisons are listed with what they would have said.
+
+A claim that the wormhole beats several baselines at once ("helps", "eases conflict") is judged
+per *unit* (one problem × metric × number of steps): better only when better than every baseline
+of the unit, worse when worse than MAML (:func:`wormhole.stats.judge_units`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ import numpy as np
 
 from .checkpoints import atomic_write
 from .book import metrics_dir, provenance
-from .stats import Judgement, Paired, fmt, judge, paired
+from .evaluation import judged_metric
+from .stats import Judgement, Paired, fmt, judge_units, paired
 
 WORMHOLE_VARIANTS = ("Wormhole", "Wormhole-seam")
 #: which metrics improve upwards
@@ -51,6 +57,18 @@ def load(directory, expected: dict | None = None) -> dict[str, dict]:
                              f"{expected}): delete the metrics folder and rebuild")
         out[data["name"]] = data
     return out
+
+
+#: the chapters whose saved metrics the results page reads, by the prefix of their metrics files
+CHAPTER_METRICS = {"theory": "2 (the glued parameter space)", "threshold": "3 (threshold comparison)",
+                   "wavelet": "4 (wavelet regression)", "mnist": "5 (MNIST)", "generalisation": "6 (generalisations)",
+                   "relatives": "7 (the wormhole and its relatives)"}
+
+
+def missing_chapters(metrics: dict[str, dict]) -> list[str]:
+    """The chapters of :data:`CHAPTER_METRICS` that saved no metrics in ``metrics``."""
+    have = {name.split("-")[0] for name in metrics}
+    return [chapter for prefix, chapter in CHAPTER_METRICS.items() if prefix not in have]
 
 
 def metric_label(metric: str, steps: int = 1) -> str:
@@ -94,48 +112,112 @@ def compare_saved(comparison: dict, baseline: str, candidate: str, metric: str, 
     return Evidence(comparison["name"], candidate, baseline, metric, steps, result)
 
 
+def trained_steps(comparison: dict, method: str) -> int:
+    """The number of inner steps ``method`` was trained (and selected) with, among the evaluated ones
+    (the nearest evaluated count when its own was not evaluated)."""
+    m = comparison["methods"][method]
+    evaluated = sorted(int(k) for k in m["per_seed_loss"])
+    own = int(m.get("learner", {}).get("steps", 1))
+    return own if own in evaluated else min(evaluated, key=lambda s: (abs(s - own), s))
+
+
+def selection_metric(comparison: dict) -> str:
+    """The metric a comparison's methods were selected on (its tuning record's), else the judged
+    metric of its training family's loss (:func:`wormhole.evaluation.judged_metric`)."""
+    tuning = comparison.get("config", {}).get("tuning")
+    if tuning and tuning.get("budget", {}).get("metric"):
+        return tuning["budget"]["metric"]
+    methods = comparison.get("methods", {})
+    loss = next((m.get("learner", {}).get("loss") for m in methods.values()), None)
+    return judged_metric(loss)
+
+
 def learned_by(comparison: dict, method: str, threshold: float = 0.02) -> bool:
-    """Whether ``method`` learned the problem: its query loss after the most inner steps
-    evaluated is at least ``threshold`` (relative) below its loss before adaptation."""
-    losses = comparison["methods"][method]["per_seed_loss"]
-    most = max(losses, key=int)
-    before, after = np.mean(losses["0"]), np.mean(losses[most])
-    return bool(np.isfinite(after) and after < (1 - threshold) * before)
+    """Whether ``method`` learned the problem **where it was trained and selected**: after its own
+    training number of inner steps (:func:`trained_steps`), its selection metric
+    (:func:`selection_metric`) is at least ``threshold`` (relative) better than before adaptation:
+    loss at most ``(1 − threshold)`` times, accuracy at least ``(1 + threshold)`` times the value
+    at 0 steps. Means over the seeds where both values are finite; a method that diverged on every
+    seed did not learn. What it does at step counts it was not trained for does not matter here."""
+    metric = selection_metric(comparison)
+    values = comparison["methods"][method][f"per_seed_{metric}"]
+    steps = trained_steps(comparison, method)
+    before, after = np.asarray(values["0"], dtype=float), np.asarray(values[str(steps)], dtype=float)
+    ok = np.isfinite(before) & np.isfinite(after)
+    if not ok.any():
+        return False
+    b, a = before[ok].mean(), after[ok].mean()
+    return bool(a < (1 - threshold) * b if metric == "loss" else a > (1 + threshold) * b)
 
 
 def learned(comparison: dict, threshold: float = 0.02) -> bool:
     """The book's one exclusion rule: a problem stays in the comparisons unless *no* method
-    learned it (:func:`learned_by`); there every difference is noise around a constant."""
+    learned it (:func:`learned_by`: at its trained step count, on its selection metric); there
+    every difference is noise around a constant."""
     return any(learned_by(comparison, m, threshold) for m in comparison["methods"])
+
+
+#: one candidate against one baseline: ``(comparison, baseline, candidate, metric, steps)``
+Candidate = tuple
 
 
 @dataclass
 class Claim:
-    """One claim of the abstract (``key``: a short name, e.g. ``"helps-mnist"``): its comparisons,
-    the judgement, and what was left out."""
+    """One claim of the abstract (``key``: a short name, e.g. ``"helps-mnist"``): its units (each a
+    list of :class:`Evidence`, MAML first), the judgement (one outcome per unit), what was left out,
+    and ``secondary`` comparisons that are shown but not judged (other step counts)."""
 
     key: str
     claim: str
-    evidence: list[Evidence]
+    units: list[list[Evidence]]
     judgement: Judgement | None
     excluded: list[Evidence] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    secondary: list[Evidence] = field(default_factory=list)
+
+    @property
+    def evidence(self) -> list[Evidence]:
+        """Every comparison of every unit, in order."""
+        return [e for unit in self.units for e in unit]
 
     @property
     def verdict(self) -> str:
         """The claim's verdict word (``"no measurements"`` when nothing measured it)."""
         return self.judgement.verdict if self.judgement else "no measurements"
 
+    def unit_outcomes(self) -> list[tuple[list[Evidence], str]]:
+        """``(unit, outcome)`` for every judged unit."""
+        return list(zip(self.units, self.judgement.outcomes)) if self.judgement else []
 
-def judge_claim(key: str, claim: str, candidates: list[tuple[dict, str, str, str, int]], notes=()) -> Claim:
-    """Judge one claim from ``(comparison, baseline, candidate, metric, steps)`` tuples: problems
-    no method learned are excluded; the rest are compared and judged together (Holm)."""
-    kept = [c for c in candidates if learned(c[0]) or c[3].startswith("added_directions")]
-    left = [c for c in candidates if c not in kept]
-    evidence = [compare_saved(c, b, k, m, s, n_comparisons=len(kept)) for c, b, k, m, s in kept]
+
+def _as_units(candidates) -> list[list[Candidate]]:
+    """A flat list of candidate tuples (each its own unit) or a list of units (lists of tuples)."""
+    units = []
+    for c in candidates:
+        if isinstance(c, tuple) and len(c) == 5 and isinstance(c[0], dict):
+            units.append([c])
+        else:
+            unit = list(c)
+            if not unit:
+                raise ValueError("a unit must hold at least one (comparison, baseline, candidate, metric, steps)")
+            units.append(unit)
+    return units
+
+
+def judge_claim(key: str, claim: str, candidates, notes=(), secondary=()) -> Claim:
+    """Judge one claim. ``candidates``: units, each a list of ``(comparison, baseline, candidate,
+    metric, steps)`` tuples with the reference baseline (MAML) first (a bare tuple is a unit of
+    one). Units on problems no method learned are excluded; the rest are judged together
+    (intersection–union within a unit, Holm across units). ``secondary`` tuples are compared and
+    shown, never judged."""
+    units = _as_units(candidates)
+    kept = [u for u in units if learned(u[0][0]) or u[0][3].startswith("added_directions")]
+    left = [c for u in units if u not in kept for c in u]
+    evidence = [[compare_saved(c, b, k, m, s, n_comparisons=len(kept)) for c, b, k, m, s in u] for u in kept]
     excluded = [compare_saved(c, b, k, m, s) for c, b, k, m, s in left]
-    judgement = judge([e.result for e in evidence]) if evidence else None
-    return Claim(key, claim, evidence, judgement, excluded, list(notes))
+    shown = [compare_saved(c, b, k, m, s) for c, b, k, m, s in secondary]
+    judgement = judge_units([[e.result for e in u] for u in evidence]) if evidence else None
+    return Claim(key, claim, evidence, judgement, excluded, list(notes), shown)
 
 
 #: the settings a grid varies, with the symbols the chapters use
@@ -158,19 +240,23 @@ def selected_table(summary: dict, title: str = ""):
     values after "of"), its validation loss and how many configurations diverged."""
     from .display import table
 
-    rows = []
+    rows, edges = [], []
     for name, m in summary["methods"].items():
         chosen = m["selected_learner"]
         grid = [g["learner"] for g in m["grid"]]
-        loss = m["grid"][m["selected"]]["validation_loss"]
+        score = m["grid"][m["selected"]]["validation_score"]
         rows.append([name, *[f"{short(chosen[k])} (of {setting_values(grid, k)})" if k in chosen else "—"
                              for k, _ in SETTINGS],
-                     fmt(*loss) if loss[0] is not None else "diverged", str(sum(g["diverged"] for g in m["grid"]))])
+                     fmt(*score) if score[0] is not None else "diverged", str(sum(g["diverged"] for g in m["grid"]))])
+        symbols = dict(SETTINGS)
+        edges += [f"{name}: {symbols.get(k, k)} at the {where} value tried" for k, where in m.get("at_edge", {}).items()]
     budget = summary["budget"]
+    metric = budget.get("metric", "loss")
     note = (f"budget per method: {budget['configurations']} configurations × {budget['iterations']} meta-iterations × "
-            f"{len(budget['seeds'])} tuning seeds; selection: {summary['rule']}")
-    return table(rows, header=["method", *[f"{sym}" for _, sym in SETTINGS], "validation loss", "diverged"], note=note,
-                 title=title)
+            f"{len(budget['seeds'])} tuning seeds; selection: {summary['rule']}"
+            + (f"; AT THE EDGE OF ITS RANGE (the best value may lie outside it): {'; '.join(edges)}" if edges else ""))
+    return table(rows, header=["method", *[f"{sym}" for _, sym in SETTINGS], f"validation {metric}", "diverged"],
+                 note=note, title=title)
 
 
 def short(v) -> str:
@@ -183,54 +269,87 @@ def tuned(comparison: dict) -> bool:
     return bool(comparison.get("config", {}).get("tuned_methods"))
 
 
+def carried_over(comparison: dict) -> bool:
+    """Whether a saved comparison's settings were selected on another model and carried over
+    (:func:`wormhole.tuning.carry_over`): tuned elsewhere, not here."""
+    return bool(comparison.get("config", {}).get("carried_over_to"))
+
+
 def _headline(metrics: dict[str, dict], problem: str, conflicting_only: bool = True) -> list[dict]:
     """The comparisons a claim about ``problem`` rests on: the tuned ones where the problem has
-    any (the fair fight replaces the package defaults), else the default ones."""
+    any (the fair fight replaces the package defaults), else the default ones. Carried-over
+    settings are never pooled with tuned ones (:func:`carried_over`; they get a claim row of
+    their own)."""
     found = [m for m in metrics.values() if m.get("config", {}).get("problem") == problem
-             and "methods" in m and not (conflicting_only and m["config"].get("control"))]
+             and "methods" in m and not (conflicting_only and m["config"].get("control")) and not carried_over(m)]
     return [m for m in found if tuned(m)] or found
 
 
 #: the simpler explanations a tuned Wormhole must also beat before "the wormhole helps" is credited
 ABLATIONS = ("learned scale", "learned step")
+#: the baselines a tuned Wormhole must have less conflict than: MAML, and a learned output scale, which
+#: changes the gradients' geometry without any wormhole
+CONFLICT_BASELINES = ("MAML", "learned scale")
 
 
-def against_maml(comparisons: list[dict], metrics: tuple, steps: tuple = (1,), ablations: bool = False) -> list[tuple]:
-    """Every wormhole variant against MAML, on each comparison, metric and number of steps.
+def against_maml(comparisons: list[dict], metrics: tuple, steps=None, baselines: tuple = ("MAML",)) -> list[list]:
+    """Units of every wormhole variant against its baselines, on each comparison, metric and
+    number of steps: each unit a list of ``(comparison, baseline, candidate, metric, steps)`` with
+    MAML first.
 
     On a tuned comparison the candidate is the tuned ``"Wormhole"`` alone (the package defaults
-    trained beside it are shown in the chapters, not judged here), and with ``ablations`` it is
-    compared with the tuned :data:`ABLATIONS` as well as with MAML: a claim is then reproduced
-    only when the wormhole beats MAML *and* both simpler explanations."""
+    trained beside it are shown in the chapters, not judged here) and the baselines are
+    ``baselines`` (those the comparison has); elsewhere each variant is compared with MAML.
+    ``steps=None``: the candidate's training number of inner steps (:func:`trained_steps`)."""
     out = []
     for c in comparisons:
         methods = c["methods"]
         if tuned(c):
             variants = ["Wormhole"] if "Wormhole" in methods else []
-            baselines = ["MAML", *(ABLATIONS if ablations else ())]
+            bases = [b for b in ("MAML", *[b for b in baselines if b != "MAML"]) if b in methods]
         else:
-            variants, baselines = [v for v in WORMHOLE_VARIANTS if v in methods], ["MAML"]
+            variants, bases = [v for v in WORMHOLE_VARIANTS if v in methods], ["MAML"]
         for v in variants:
-            for b in [b for b in baselines if b in methods]:
-                for metric in metrics:
-                    for s in (steps if metric in ("loss", "accuracy") else (1,)):
-                        out.append((c, b, v, metric, s))
+            for metric in metrics:
+                for s in ((steps or (trained_steps(c, v),)) if metric in ("loss", "accuracy") else (1,)):
+                    out.append([(c, b, v, metric, s) for b in bases])
     return out
 
 
-PROBLEMS = (("threshold comparison", "threshold", "accuracy"), ("wavelet regression", "wavelet", "loss"),
-            ("MNIST", "mnist", "accuracy"))
+PROBLEMS = (("threshold comparison", "threshold"), ("wavelet regression", "wavelet"), ("MNIST", "mnist"))
+#: the step count shown beside the trained one, as secondary evidence (never judged)
+SECONDARY_STEPS = 10
+
+
+def _helps(key: str, problem: str, comparisons: list[dict], label: str) -> Claim:
+    units, secondary = [], []
+    for c in comparisons:
+        metric = selection_metric(c)
+        units += against_maml([c], (metric,), baselines=("MAML", *ABLATIONS))
+        if learned(c):
+            secondary += [t for u in against_maml([c], (metric,), steps=(SECONDARY_STEPS,), baselines=("MAML",))
+                          for t in u if t[4] != trained_steps(c, t[2])
+                          and str(SECONDARY_STEPS) in c["methods"][t[2]]["per_seed_loss"]]
+    metric = selection_metric(comparisons[0]) if comparisons else "the judged metric"
+    return judge_claim(key, f"helps on {problem}{label} ({metric} after the trained number of inner steps, the one "
+                            "it was selected on; conflicting tasks; a tuned Wormhole must beat tuned MAML and both "
+                            "ablations in the same unit)", units, secondary=secondary)
 
 
 def claims(metrics: dict[str, dict], keys=None) -> list[Claim]:
     """One :class:`Claim` per claim of the abstract, from the saved comparisons of the headline
     problems (those saved with ``problem=`` threshold, wavelet or mnist) and of chapter 6
-    (``problem="expressivity"``); only the claims named in ``keys`` when it is given."""
-    headline = [c for _, p, _ in PROBLEMS for c in _headline(metrics, p)]
+    (``problem="expressivity"``); only the claims named in ``keys`` when it is given.
+
+    Comparisons whose settings were carried over from another model are judged in claims of
+    their own (``helps-<problem>-carried-over``), never pooled with tuned ones."""
+    headline = [c for _, p in PROBLEMS for c in _headline(metrics, p)]
     rows = [
-        judge_claim("conflict-training", "eases conflicting gradients (mean cosine of per-task meta-gradients over training)",
-                    against_maml(headline, ("conflict_during_training",))),
-        judge_claim("conflict-end", "eases conflicting gradients (at the end of training)", against_maml(headline, ("conflict",))),
+        judge_claim("conflict-training", "eases conflicting gradients (mean cosine of per-task meta-gradients in θ "
+                    "over training; a tuned Wormhole must beat tuned MAML and the learned scale)",
+                    against_maml(headline, ("conflict_during_training",), baselines=CONFLICT_BASELINES)),
+        judge_claim("conflict-end", "eases conflicting gradients (at the end of training; against MAML and the "
+                    "learned scale)", against_maml(headline, ("conflict",), baselines=CONFLICT_BASELINES)),
         judge_claim("dynamics", "improves training dynamics (query loss after the trained number of inner steps)",
                     against_maml(headline, ("loss",))),
     ]
@@ -246,10 +365,15 @@ def claims(metrics: dict[str, dict], keys=None) -> list[Claim]:
              f"at w = {r['w']}" for k, r in theory.get("added_directions", {}).items()]
     rows.append(judge_claim("expressivity", "raises expressivity in a controllable way (new function-space directions; "
                             "5-way MNIST accuracy)", cands, notes))
-    for problem, key, metric in PROBLEMS:
-        rows.append(judge_claim(f"helps-{key}", f"helps on {problem} ({metric} after 1 and 10 inner steps, conflicting "
-                                "tasks; a tuned Wormhole must beat tuned MAML and both ablations)",
-                                against_maml(_headline(metrics, key), (metric,), steps=(1, 10), ablations=True)))
+    for problem, key in PROBLEMS:
+        rows.append(_helps(f"helps-{key}", problem, _headline(metrics, key), ""))
+        carried = [m for m in metrics.values() if m.get("config", {}).get("problem") == key and carried_over(m)
+                   and not m["config"].get("control")]
+        if carried:
+            model = carried[0]["config"]["carried_over_to"]
+            rows.append(_helps(f"helps-{key}-carried-over", problem,
+                               carried, f" with the {model} (settings selected on another model and carried over, "
+                                        "not tuned)"))
     return [r for r in rows if keys is None or r.key in keys]
 
 
@@ -273,47 +397,90 @@ def _evidence_line(e: Evidence, outcome: str | None = None) -> str:
             f"{html.escape(metric_label(e.metric, e.steps))}: {r.difference_text()}{diverged}{tail}")
 
 
+def _unit_line(unit: list[Evidence], outcome: str) -> str:
+    head = unit[0]
+    against = ", ".join(html.escape(e.baseline) for e in unit)
+    parts = "; ".join(f"− {html.escape(e.baseline)}: {e.result.difference_text()}"
+                      + (f" ({html.escape(e.result.divergence_note())})" if e.result.divergence_note() else "")
+                      for e in unit)
+    return (f"{html.escape(head.name)} · {html.escape(head.candidate)} vs {against}, "
+            f"{html.escape(metric_label(head.metric, head.steps))}: {parts} → <b>{outcome}</b>")
+
+
+def strongest(claim: Claim) -> str:
+    """The claim's strongest evidence in one line: the significant unit with the largest
+    improvement over its reference baseline (else the largest improvement), with the counts."""
+    if not claim.judgement:
+        return "no metrics saved"
+    pairs = claim.unit_outcomes()
+    c = claim.judgement.counts()
+    significant = [(u, o) for u, o in pairs if o != "tie"] or pairs
+    unit, outcome = max(significant, key=lambda p: abs(p[0][0].result.improvement)
+                        if np.isfinite(p[0][0].result.improvement) else -1)
+    e = unit[0]
+    return (f"{c['better']} of {len(pairs)} units better, {c['worse']} worse; e.g. {e.name}, "
+            f"{metric_label(e.metric, e.steps)}: {e.candidate} − {e.baseline} {e.result.difference_text()} ({outcome})")
+
+
 def html_table(rows: list[Claim]) -> str:
-    """The claims as an HTML table: each comparison's paired difference (candidate − baseline,
-    mean ± 95% CI over seeds) and its outcome after Holm, the smallest detectable difference,
-    what was excluded, and the verdict."""
-    head = ("<tr><th>claim of the abstract</th><th>comparisons: paired difference candidate − baseline "
-            "(mean ± 95% CI over seeds) → outcome after Holm</th><th>smallest detectable difference</th>"
-            "<th>verdict</th></tr>")
+    """The claims as a compact HTML table, one row per claim: the claim, its verdict, and its
+    strongest evidence in one line; under it, folded, every unit's paired differences (candidate
+    − baseline, mean ± 95% CI over seeds) and outcome after Holm, the smallest detectable
+    difference, what was excluded and what is shown but not judged."""
+    head = "<tr><th>claim</th><th>verdict</th><th>strongest evidence (details fold out)</th></tr>"
     body = []
     for r in rows:
         if r.judgement:
-            lines = [_evidence_line(e, o) for e, o in zip(r.evidence, r.judgement.outcomes)]
-            counts = r.judgement.counts()
-            lines.append(f"<i>{counts['better']} better, {counts['worse']} worse, {counts['tie']} not different; "
-                         f"{r.judgement.diverged} diverged run(s)</i>")
-            detectable = "<br>".join(f"{html.escape(k)}: {v:.3g}" for k, v in detectable_by_metric(r).items())
+            lines = [_unit_line(u, o) for u, o in r.unit_outcomes()]
+            lines.append(f"<i>{r.judgement.diverged} diverged run(s)</i>")
+            detect = detectable_by_metric(r)
+            if detect:
+                lines.append("smallest detectable difference: " + "; ".join(
+                    f"{html.escape(k)} {v:.3g}" for k, v in detect.items()))
         else:
-            lines, detectable = ["no metrics saved"], "—"
-        lines += [f"<i>excluded (no method learned the problem)</i>: {_evidence_line(e)}" for e in r.excluded]
+            lines = ["no metrics saved"]
+        lines += [f"<i>excluded (no method learned the problem where it was trained)</i>: "
+                  f"{html.escape(e.name)} · {html.escape(e.candidate)} − {html.escape(e.baseline)}, "
+                  f"{html.escape(metric_label(e.metric, e.steps))}: {e.result.difference_text()}" for e in r.excluded]
+        lines += [f"<i>shown, not judged</i>: {html.escape(e.name)} · {html.escape(e.candidate)} − "
+                  f"{html.escape(e.baseline)}, {html.escape(metric_label(e.metric, e.steps))}: "
+                  f"{_secondary_text(e)}" for e in r.secondary]
         lines += [html.escape(n) for n in r.notes]
-        body.append(f"<tr><td>{html.escape(r.claim)}</td><td>{'<br>'.join(lines)}</td>"
-                    f"<td>{detectable}</td><td><b>{html.escape(r.verdict)}</b></td></tr>")
+        details = f"<details><summary>{html.escape(strongest(r))}</summary>{'<br>'.join(lines)}</details>"
+        body.append(f"<tr><td>{html.escape(r.claim)}</td><td><b>{html.escape(r.verdict)}</b></td><td>{details}</td></tr>")
     return f'<table class="wormhole-results">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(body) + "\n</tbody></table>"
+
+
+def _secondary_text(e: Evidence) -> str:
+    """A comparison at a step count the methods were not trained for: a diverged side reads
+    "diverged", never as a number."""
+    r = e.result
+    sides = [side for side, n in ((e.candidate, r.diverged_candidate), (e.baseline, r.diverged_baseline)) if n]
+    if r.diverged_both:
+        sides = [e.candidate, e.baseline]
+    if sides:
+        return f"diverged ({', '.join(html.escape(s) for s in sides)}) at a step count it was not trained for"
+    return r.difference_text()
 
 
 def forest_plot(rows: list[Claim]):
     """Exactly the comparisons of :func:`html_table`, one panel per metric: the improvement of
     the candidate over the baseline (paired, mean and 95% CI; right of 0 is better), filled
-    where it survived Holm within its claim."""
+    where its unit survived Holm within its claim. ``None`` when no claim has a judgement."""
     import matplotlib.pyplot as plt
 
     panels: dict[str, list] = {}
     for r in rows:
-        if not r.judgement:
-            continue
-        for e, outcome in zip(r.evidence, r.judgement.outcomes):
-            metric = e.metric.split("_")[0] if e.metric.startswith(("conflict", "added")) else e.metric
-            panels.setdefault(metric, []).append((e, outcome))
+        for unit, outcome in r.unit_outcomes():
+            for e in unit:
+                metric = e.metric.split("_")[0] if e.metric.startswith(("conflict", "added")) else e.metric
+                panels.setdefault(metric, []).append((e, outcome))
     from .plotting import COLUMN_INCHES, STYLE
 
     names = {"loss": "loss reduction", "accuracy": "accuracy gain",
              "conflict": "gradient agreement gain (less conflict)", "added": "added function-space directions"}
+    if not panels:
+        return None   # nothing was judged: no figure
     heights = [0.24 * len(v) + 0.9 for v in panels.values()]
     with plt.rc_context(STYLE):
         return _forest(plt, panels, names, heights, COLUMN_INCHES)
@@ -344,7 +511,7 @@ def tuning_table(metrics: dict[str, dict]) -> str:
     method the grid, the selected setting, the budget and the iterations the selected settings
     trained for; HTML."""
     parts = []
-    for problem, key, _ in PROBLEMS:
+    for problem, key in PROBLEMS:
         for c in [m for m in metrics.values() if m.get("config", {}).get("problem") == key and tuned(m)]:
             conv = c["config"].get("convergence", {})
             trained = (f"; the selected settings trained for {c['config']['iterations']} meta-iterations "
@@ -363,10 +530,11 @@ def describe(claim: Claim) -> str:
     sizes = "; ".join(f"{v:.3g} in {k}" for k, v in detectable_by_metric(claim).items())
     tail = (f"; a true difference larger than about {sizes} would most likely have been detected"
             if claim.verdict == "no evidence" and sizes else "")
-    return (f"{claim.claim}: **{claim.verdict}** ({c['better']} of {len(claim.evidence)} comparisons significantly "
+    return (f"{claim.claim}: **{claim.verdict}** ({c['better']} of {len(claim.units)} units significantly "
             f"better, {c['worse']} worse after Holm–Bonferroni{tail}).")
 
 
-__all__ = ["ABLATIONS", "SETTINGS", "Claim", "Evidence", "claims", "compare_saved", "describe", "fmt", "forest_plot", "html_table",
+__all__ = ["ABLATIONS", "CONFLICT_BASELINES", "SETTINGS", "Claim", "Evidence", "against_maml", "carried_over", "claims",
+           "selection_metric", "strongest", "trained_steps", "CHAPTER_METRICS", "missing_chapters", "compare_saved", "describe", "fmt", "forest_plot", "html_table",
            "judge_claim", "learned", "learned_by", "load", "per_seed", "save_metrics", "selected_table", "setting_values", "tuned",
            "tuning_table"]

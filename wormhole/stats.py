@@ -7,6 +7,9 @@ difference ``candidate − baseline``. For one comparison:
 * the mean difference and its Student-t confidence interval (:func:`mean_ci`);
 * a two-sided paired t-test, whose p-value enters Holm–Bonferroni across all comparisons
   that make up one claim (:func:`holm`);
+* a claim that the candidate beats several baselines at once is judged per *unit* (one
+  problem × metric × number of steps): better only when better than every baseline of the unit
+  (intersection–union, :func:`verdict_all`), worse when worse than the reference baseline;
 * diverged runs decide the comparison: a non-finite candidate value (where the baseline of
   the same seed is finite) makes it *worse*, a non-finite baseline value (with a finite
   candidate) makes it *better*. A seed on which *both* diverged favours neither and carries no
@@ -178,32 +181,82 @@ def paired(candidate, baseline, higher_is_better: bool = True, level: float = 0.
 
 
 def holm(p_values, level: float = 0.95) -> np.ndarray:
-    """Holm–Bonferroni: which hypotheses are rejected at family-wise error ``1 − level``."""
-    p = np.asarray(p_values, dtype=np.float64)
+    """Holm–Bonferroni: which hypotheses are rejected at family-wise error ``1 − level``.
+
+    A NaN p-value (a comparison that could not be computed) is never rejected; it still counts
+    as one of the ``m`` hypotheses, so it makes the others' thresholds stricter, never looser."""
+    p = np.asarray(p_values, dtype=np.float64).ravel()
     m = p.size
     reject = np.zeros(m, dtype=bool)
-    for rank, i in enumerate(np.argsort(p, kind="stable")):
-        if p[i] > (1 - level) / (m - rank):
+    order = np.argsort(np.where(np.isnan(p), np.inf, p), kind="stable")
+    for rank, i in enumerate(order):
+        if not p[i] <= (1 - level) / (m - rank):   # False for NaN
             break
         reject[i] = True
     return reject
 
 
 @dataclass(frozen=True)
-class Judgement:
-    """A claim judged: its comparisons, which survived Holm, each one's outcome and the verdict.
+class Unit:
+    """One unit of a claim (one problem × metric × number of steps): the candidate against
+    every baseline of the unit, the *reference* baseline (MAML) first.
 
-    ``outcomes[i]`` is ``"better"``, ``"worse"`` or ``"tie"`` (not significant after Holm).
-    ``detectable`` is the largest of the comparisons' smallest detectable differences: a
-    true difference of that size in *any* comparison would most likely have been seen, so
-    ``"no evidence"`` reads "no difference larger than this".
+    The candidate is *better* in the unit only when it is better than **every** baseline
+    (an intersection–union test: the unit's p-value is the largest of its comparisons'),
+    *worse* when it is worse than the reference; anything else is a tie whatever the p-values.
     """
 
-    comparisons: tuple[Paired, ...]
+    pairs: tuple[Paired, ...]
+
+    @property
+    def reference(self) -> Paired:
+        return self.pairs[0]
+
+    @property
+    def label(self) -> str:
+        return self.reference.label
+
+    @property
+    def direction(self) -> str:
+        """``"better"`` (better than every baseline), ``"worse"`` (worse than the reference) or ``"tie"``."""
+        if all(c.direction() == "better" for c in self.pairs):
+            return "better"
+        if self.reference.direction() == "worse":
+            return "worse"
+        return "tie"
+
+    @property
+    def p_value(self) -> float:
+        """The p-value of the unit's direction: the largest of the pairs' for "better than all",
+        the reference's for "worse", 1 for a tie (NaN where a p-value it needs is NaN)."""
+        if self.direction == "better":
+            return float(max(c.p_value for c in self.pairs)) if not any(np.isnan(c.p_value) for c in self.pairs) \
+                else float("nan")
+        if self.direction == "worse":
+            return float(self.reference.p_value)
+        return 1.0
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A claim judged: its units, which survived Holm, each unit's outcome and the verdict.
+
+    ``outcomes[i]`` is ``"better"``, ``"worse"`` or ``"tie"`` (not significant after Holm) for
+    ``units[i]``. ``detectable`` is the largest of the comparisons' smallest detectable
+    differences: a true difference of that size in *any* comparison would most likely have
+    been seen, so ``"no evidence"`` reads "no difference larger than this".
+    """
+
+    units: tuple[Unit, ...]
     significant: tuple[bool, ...]
     outcomes: tuple[str, ...]
     verdict: str
     detectable: float
+
+    @property
+    def comparisons(self) -> tuple[Paired, ...]:
+        """Every pair of every unit, in order."""
+        return tuple(c for u in self.units for c in u.pairs)
 
     @property
     def diverged(self) -> int:
@@ -211,30 +264,47 @@ class Judgement:
         return sum(c.diverged_candidate + c.diverged_baseline + 2 * c.diverged_both for c in self.comparisons)
 
     def counts(self) -> dict[str, int]:
-        """How many comparisons came out ``better``, ``worse`` and ``tie``."""
+        """How many units came out ``better``, ``worse`` and ``tie``."""
         return {k: self.outcomes.count(k) for k in ("better", "worse", "tie")}
 
 
+def word(outcomes) -> str:
+    """The verdict word (:data:`VERDICTS`) of a claim whose units came out ``outcomes``."""
+    outcomes = tuple(outcomes)
+    better, worse = outcomes.count("better"), outcomes.count("worse")
+    if outcomes and better == len(outcomes):
+        return "reproduced"
+    if better and worse:
+        return "mixed"
+    if better:
+        return "partly"
+    if worse:
+        return "contradicted"
+    return "no evidence"
+
+
+def judge_units(units, level: float = 0.95) -> Judgement:
+    """Holm–Bonferroni across ``units`` (each a :class:`Unit`, or a list of :class:`Paired` with the
+    reference first) and the verdict word of their outcomes."""
+    units = [u if isinstance(u, Unit) else Unit(tuple(u)) for u in units]
+    if not units:
+        raise ValueError("a claim needs at least one unit; got an empty list")
+    for i, u in enumerate(units):
+        if not u.pairs or not all(isinstance(c, Paired) for c in u.pairs):
+            raise ValueError(f"units[{i}] must be a non-empty list of Paired comparisons (reference first)")
+    sig = holm([u.p_value for u in units], level)
+    outcomes = tuple(u.direction if s else "tie" for u, s in zip(units, sig))
+    finite = [c.detectable for u in units for c in u.pairs if np.isfinite(c.detectable)]
+    return Judgement(tuple(units), tuple(bool(s) for s in sig), outcomes, word(outcomes),
+                     float(max(finite)) if finite else float("nan"))
+
+
 def judge(comparisons: list[Paired], level: float = 0.95) -> Judgement:
-    """Apply Holm–Bonferroni across ``comparisons`` (one claim) and name the verdict."""
+    """Apply Holm–Bonferroni across ``comparisons`` (one claim, each comparison its own unit) and
+    name the verdict."""
     if not comparisons:
         raise ValueError("a claim needs at least one comparison; got an empty list")
-    sig = holm([c.p_value for c in comparisons], level)
-    outcomes = tuple(c.direction() if s else "tie" for c, s in zip(comparisons, sig))
-    better, worse = outcomes.count("better"), outcomes.count("worse")
-    if better == len(outcomes):
-        word = "reproduced"
-    elif better and worse:
-        word = "mixed"
-    elif better:
-        word = "partly"
-    elif worse:
-        word = "contradicted"
-    else:
-        word = "no evidence"
-    finite = [c.detectable for c in comparisons if np.isfinite(c.detectable)]
-    return Judgement(tuple(comparisons), tuple(bool(s) for s in sig), outcomes, word,
-                     float(max(finite)) if finite else float("nan"))
+    return judge_units([[c] for c in comparisons], level)
 
 
 def compare_all(comparisons, higher_is_better: bool = True, level: float = 0.95, labels=None) -> list[Paired]:
@@ -262,3 +332,50 @@ def verdict(comparisons, higher_is_better: bool = True, level: float = 0.95) -> 
     pairs of unequal length, or fewer than 2 seeds.
     """
     return judge(compare_all(comparisons, higher_is_better, level), level).verdict
+
+
+def verdict_all(units, higher_is_better: bool = True, level: float = 0.95) -> str:
+    """The verdict on a claim that the candidate beats *every* baseline ("beats all").
+
+    ``units``: one entry per unit (one problem × metric × number of steps), each a list of
+    ``(candidate, baseline)`` per-seed pairs with the reference baseline (MAML) first. A unit
+    is *better* only when the candidate is significantly better than every baseline of the unit
+    (intersection–union: the unit's p-value is the largest of its pairs'), *worse* when it is
+    significantly worse than the reference, else a tie; Holm–Bonferroni runs across units and
+    the words are those of :func:`verdict`.
+
+    Raises:
+        ValueError: ``units`` is empty, a unit is empty or not a list of pairs, or a pair has
+            unequal lengths or fewer than 2 seeds.
+
+    Example::
+
+        >>> base = np.array([0.70, 0.71, 0.69, 0.72, 0.70])
+        >>> verdict_all([[(base + 0.05, base), (base + 0.05, base + 0.01)]])
+        'reproduced'
+    """
+    units = list(units)
+    if not units:
+        raise ValueError("units must be a non-empty list of units, each a list of (candidate, baseline) pairs")
+    n_pairs = 0
+    checked = []
+    for i, unit in enumerate(units):
+        try:
+            unit = list(unit)
+        except TypeError:
+            raise ValueError(f"units[{i}] must be a list of (candidate, baseline) pairs") from None
+        if not unit:
+            raise ValueError(f"units[{i}] is empty; a unit needs at least the reference pair")
+        checked.append(unit)
+        n_pairs += len(unit)
+    judged = []
+    for i, unit in enumerate(checked):
+        pairs = []
+        for j, pair in enumerate(unit):
+            try:
+                cand, base = pair
+            except (TypeError, ValueError):
+                raise ValueError(f"units[{i}][{j}] must be a (candidate, baseline) pair of per-seed arrays") from None
+            pairs.append(paired(cand, base, higher_is_better, level, n_comparisons=len(checked)))
+        judged.append(Unit(tuple(pairs)))
+    return judge_units(judged, level).verdict

@@ -298,7 +298,7 @@ def _runs(run: _Training) -> list[Run]:
 def meta_train_seeds(learner: MetaLearner, tasks: TaskFamily, seeds, iterations: int, meta_batch: int = 25,
                      meta_lr: float = 1e-3, progress: bool = True, checkpoint: str | None = None,
                      log_every: int = 50, device="auto", conflict_tasks: int = 16,
-                     seed_chunk: int | None = None) -> list[Run]:
+                     seed_chunk: int | None = None, on_nonfinite: str = "raise") -> list[Run]:
     """Meta-train one configuration for several seeds at once (vectorised over seeds).
 
     Each seed fixes its own initialisation (``learner.reset_parameters``) and its own
@@ -325,6 +325,9 @@ def meta_train_seeds(learner: MetaLearner, tasks: TaskFamily, seeds, iterations:
         seed_chunk: vectorise at most this many seeds at a time (``None``: all). Small MLPs
             gain from one wide ``vmap``; convolutions on the CPU run faster one seed at a time
             (see ``benchmarks/README.md``). The results are the same either way.
+        on_nonfinite: ``"raise"`` (stop with ``FloatingPointError``) or ``"continue"`` (a seed whose
+            meta-loss turns non-finite keeps going with NaN values and records ``diverged_at``; the
+            other seeds are unaffected), as for :func:`meta_train_sweep`.
 
     Returns:
         One :class:`~wormhole.Run` per seed, in the order of ``seeds``.
@@ -333,13 +336,13 @@ def meta_train_seeds(learner: MetaLearner, tasks: TaskFamily, seeds, iterations:
         ValueError: an argument is out of range (the message names it), or ``checkpoint`` was
             written with any other setting (of the run, the learner, its model or the tasks;
             the message names the setting).
-        FloatingPointError: the meta-loss became non-finite (the message names the iteration
-            and the seed).
+        FloatingPointError: with ``on_nonfinite="raise"``, the meta-loss became non-finite (the
+            message names the iteration and the seed).
     """
     if not isinstance(learner, MetaLearner):
         raise ValueError(f"learner must be a wormhole MetaLearner, got {type(learner).__name__}")
     (runs,) = meta_train_sweep([learner], tasks, seeds, iterations, meta_batch, meta_lr, progress, checkpoint,
-                               log_every, device, conflict_tasks, seed_chunk)
+                               log_every, device, conflict_tasks, seed_chunk, on_nonfinite=on_nonfinite)
     return runs
 
 

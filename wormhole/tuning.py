@@ -1,15 +1,19 @@
-"""Fair tuning (DESIGN §6.1, §6.7): every method gets the same budget, selection on a validation stream.
+"""Fair tuning: every method gets the same budget, selection on a validation stream.
 
 The protocol, in three calls:
 
 1. :func:`tune` trains every configuration of every method's grid (grids of equal size K,
    the same iterations and tuning seeds for all: the *budget*) on the training stream, with
    :func:`~wormhole.meta_train_sweep` (configurations of one method that differ only in numbers
-   train together), and scores each on the **validation** stream
-   (:func:`~wormhole.seeding.stream_seed` purpose ``"validation"``, which coincides with neither
-   the training nor the evaluation stream). The rule: the lowest mean validation query loss
-   (over the tuning seeds, each seed's mean over ``n_validation`` tasks) after the learner's own
-   number of training inner steps; a diverged run scores +∞; ties go to the earlier grid entry.
+   train together), and scores each on the **validation** tasks: the family's validation split
+   where it has one (MNIST: images disjoint from training and test), always the validation
+   stream (:func:`~wormhole.seeding.stream_seed` purpose ``"validation"`` of the first tuning
+   seed, which coincides with neither the training nor the evaluation stream and moves with the
+   seeds). The rule (:data:`SELECTION_RULE`): the best mean of the *judged* metric
+   (:func:`wormhole.evaluation.judged_metric`: accuracy for classification, loss for
+   regression) over the tuning seeds, each seed's mean over ``n_validation`` tasks, after the
+   learner's own number of training inner steps (the step count the claims are judged at); a
+   diverged run scores worst; ties go to the earlier grid entry.
 2. :func:`converged_budget` grows the budget of one learner (the selected MAML) until its
    validation curve is flat: the last 20% of training changes the validation loss by less than
    the 95% CI of that loss (over seeds).
@@ -52,7 +56,7 @@ from torch import nn
 
 from . import _checks
 from .diagnostics import adaptation_statistics
-from .evaluation import evaluate
+from .evaluation import HIGHER_IS_BETTER, evaluate, judged_metric
 from .experiments import Comparison, compare
 from .seeding import stream_seed
 from .learners import MAML, LearnedScale, LearnedStep, MetaLearner, Wormhole
@@ -63,8 +67,8 @@ from .training import check_sweep, meta_train_seeds, meta_train_sweep
 
 #: the names :func:`standard_grids` gives the methods
 METHODS = ("MAML", "Wormhole", "learned scale", "learned step")
-#: the convergence rule's tail: a budget N is flat when its last FLAT_TAIL of training moves the validation loss
-#: by less than that loss's 95% CI (issue 9; :func:`converged_budget`)
+#: the convergence rule's tail: a budget N is flat when its last FLAT_TAIL of training moves the validation score
+#: by less than that score's 95% CI (:func:`converged_budget`)
 FLAT_TAIL = 0.2
 
 
@@ -150,11 +154,12 @@ def grid_table(grids: dict, title: str = ""):
 # ---------------------------------------------------------------- tuning
 @dataclass
 class MethodTuning:
-    """One method's grid and how each configuration scored on the validation stream.
+    """One method's grid and how each configuration scored on the validation tasks.
 
-    ``per_seed[j, s]``: configuration ``j``'s mean validation query loss with tuning seed ``s``
-    (+∞ where the run diverged). ``score``/``ci``: mean over seeds and its 95% CI half-width.
-    ``selected``: the index of the chosen configuration.
+    ``per_seed[j, s]``: configuration ``j``'s mean validation ``metric`` with tuning seed ``s``
+    (the worst value, +∞ for a loss and −∞ for an accuracy, where the run diverged).
+    ``score``/``ci``: mean over seeds and its 95% CI half-width. ``selected``: the index of the
+    chosen configuration. ``metric``: ``"loss"`` (lower is better) or ``"accuracy"``.
     """
 
     name: str
@@ -162,6 +167,7 @@ class MethodTuning:
     per_seed: np.ndarray
     diverged: np.ndarray
     selected: int
+    metric: str = "loss"
 
     @property
     def records(self) -> list[dict]:
@@ -170,11 +176,30 @@ class MethodTuning:
 
     @property
     def score(self) -> np.ndarray:
-        return np.array([mean_ci(row)[0] if np.isfinite(row).all() else np.inf for row in self.per_seed])
+        worst = -np.inf if HIGHER_IS_BETTER[self.metric] else np.inf
+        return np.array([mean_ci(row)[0] if np.isfinite(row).all() else worst for row in self.per_seed])
 
     @property
     def ci(self) -> np.ndarray:
         return np.array([mean_ci(row)[1] if np.isfinite(row).all() else np.nan for row in self.per_seed])
+
+    @property
+    def at_edge(self) -> dict[str, str]:
+        """The settings whose selected value is the smallest or largest its grid tried (with more
+        than two values): ``{setting: "lowest" | "highest"}``. Such a selection may lie outside the
+        range, which is then too narrow."""
+        records = self.records
+        chosen = records[self.selected]
+        out = {}
+        for key, _ in SETTINGS:
+            values = sorted({r[key] for r in records if isinstance(r.get(key), (int, float))
+                             and not isinstance(r.get(key), bool)})
+            if len(values) > 2 and key in chosen:
+                if chosen[key] == values[0]:
+                    out[key] = "lowest"
+                elif chosen[key] == values[-1]:
+                    out[key] = "highest"
+        return out
 
     @property
     def selected_learner(self) -> MetaLearner:
@@ -186,9 +211,10 @@ class MethodTuning:
         return self.grid[self.selected].describe()
 
     def summary(self) -> dict:
-        return {"grid": [{"learner": _settings(r), "validation_loss": [_finite(m), _finite(h)], "diverged": bool(d)}
+        return {"grid": [{"learner": _settings(r), "validation_score": [_finite(m), _finite(h)], "diverged": bool(d)}
                          for r, m, h, d in zip(self.records, self.score, self.ci, self.diverged.any(1))],
-                "selected": self.selected, "selected_learner": _settings(self.selected_record)}
+                "metric": self.metric, "selected": self.selected, "selected_learner": _settings(self.selected_record),
+                "at_edge": self.at_edge}
 
 
 def _finite(x) -> float | None:
@@ -223,8 +249,8 @@ class Tuning:
                 "methods": {name: m.summary() for name, m in self.methods.items()}}
 
     def table(self, keys=("inner_lr", "wormhole_lr", "learn_wormhole_lr", "wormhole_init")) -> str:
-        """One line per configuration: method, its numbers, validation loss ± CI, ``*`` = selected."""
-        rows = [["method", *keys, "validation loss", ""]]
+        """One line per configuration: method, its numbers, validation score ± CI, ``*`` = selected."""
+        rows = [["method", *keys, "validation score", ""]]
         for name, m in self.methods.items():
             for j, (r, s, h) in enumerate(zip(m.records, m.score, m.ci)):
                 vals = [short(r.get(k, "")) for k in keys]
@@ -238,8 +264,9 @@ class Tuning:
         return selected_table(self.summary(), title)
 
 
-SELECTION_RULE = ("lowest mean validation query loss over the tuning seeds after the learner's training number of "
-                  "inner steps; a diverged run scores +inf; ties go to the earlier grid entry")
+SELECTION_RULE = ("the best mean of the judged metric (accuracy for classification, query loss for regression) on the "
+                  "validation tasks over the tuning seeds, after the learner's training number of inner steps (the step "
+                  "count the claims are judged at); a diverged run scores worst; ties go to the earlier grid entry")
 
 
 def _groups(grid: list[MetaLearner]) -> list[list[int]]:
@@ -258,25 +285,29 @@ def _groups(grid: list[MetaLearner]) -> list[list[int]]:
     return groups
 
 
-def validation_losses(runs, tasks: TaskFamily, n_tasks: int, seed: int, device="auto") -> np.ndarray:
-    """Each run's mean query loss on ``n_tasks`` tasks of the validation stream of ``seed``, after
-    its learner's training number of inner steps; +∞ for a diverged run."""
+def validation_scores(runs, tasks: TaskFamily, n_tasks: int, seed: int, metric: str = "loss",
+                      device="auto") -> np.ndarray:
+    """Each run's mean ``metric`` (``"loss"`` or ``"accuracy"``) on ``n_tasks`` tasks of the
+    validation stream of ``seed``, after its learner's training number of inner steps; the worst
+    value (+∞ for a loss, −∞ for an accuracy) for a run that diverged."""
+    metric = _checks.choice("metric", metric, tuple(HIGHER_IS_BETTER))
+    worst = -np.inf if HIGHER_IS_BETTER[metric] else np.inf
     out = []
     for run in runs:
         if run.history.diverged_at is not None:
-            out.append(np.inf)
+            out.append(worst)
             continue
         ev = evaluate(run.learner, tasks, n_tasks, steps=(run.learner.steps,), seed=seed, device=device,
                       stream="validation")
-        value = float(ev.loss[:, 0].mean())
-        out.append(value if np.isfinite(value) else np.inf)
+        value = float(getattr(ev, metric)[:, 0].mean())
+        out.append(value if np.isfinite(value) else worst)
     return np.array(out)
 
 
-def tune(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily, iterations: int, seeds,
-         meta_batch: int = 25, meta_lr: float = 1e-3, n_validation: int = 500, validation_seed: int = 0,
+def tune(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily | None, iterations: int, seeds,
+         meta_batch: int = 25, meta_lr: float = 1e-3, n_validation: int = 500, validation_seed: int | None = None,
          log_every: int = 50, progress: bool = True, device="auto", seed_chunk: int | None = None,
-         keep_runs: bool = False) -> Tuning:
+         keep_runs: bool = False, metric: str | None = None) -> Tuning:
     """Train every configuration of every method's grid with the same budget, score each on the
     validation stream and select one per method (see the module's rule, :data:`SELECTION_RULE`).
 
@@ -285,7 +316,11 @@ def tune(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily, ite
             :func:`standard_grids`).
         train_tasks: the training family (each seed's training stream, as in ``meta_train``).
         validation_tasks: the family the validation tasks come from (stream ``"validation"`` of
-            ``validation_seed``: never the training or the evaluation stream).
+            ``validation_seed``: never the training or the evaluation stream); ``None``:
+            ``train_tasks.validation()`` (the validation split of an image family).
+        validation_seed: ``None``: the first tuning seed, so the validation tasks move with the seeds.
+        metric: ``"loss"`` or ``"accuracy"``; ``None``: the judged metric of the training family's
+            loss (:func:`wormhole.evaluation.judged_metric`).
         iterations, seeds, meta_batch, meta_lr: the budget, the same for every configuration.
         n_validation: validation tasks per run.
         keep_runs: keep every trained run in ``Tuning.runs[method]`` (``[config][seed]``).
@@ -303,6 +338,10 @@ def tune(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily, ite
     if len(seeds) < 2:
         raise ValueError(f"seeds must name at least 2 tuning seeds (the score has a CI over seeds); got {seeds!r}")
     _checks.count("n_validation", n_validation)
+    validation_tasks = train_tasks.validation() if validation_tasks is None else validation_tasks
+    validation_seed = seeds[0] if validation_seed is None else int(validation_seed)
+    metric = judged_metric(train_tasks.loss) if metric is None else _checks.choice("metric", metric,
+                                                                                   tuple(HIGHER_IS_BETTER))
     methods, kept = {}, {}
     for name, grid in grids.items():
         grid = list(grid)
@@ -313,17 +352,19 @@ def tune(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily, ite
                                      on_nonfinite="continue")
             for j, r in zip(group, swept):
                 runs[j] = r
-        per_seed = np.array([validation_losses(r, validation_tasks, n_validation, validation_seed, device)
+        per_seed = np.array([validation_scores(r, validation_tasks, n_validation, validation_seed, metric, device)
                              for r in runs])
         diverged = ~np.isfinite(per_seed)
-        score = np.where(diverged.any(1), np.inf, per_seed.mean(1))
-        if not np.isfinite(score).any():
+        if diverged.any(1).all():
             raise ValueError(f"every configuration of {name!r} diverged; widen or move its grid")
-        methods[name] = MethodTuning(name, grid, per_seed, diverged, int(np.argmin(score)))  # argmin: first of ties
+        higher = HIGHER_IS_BETTER[metric]
+        score = np.where(diverged.any(1), -np.inf if higher else np.inf, per_seed.mean(1))
+        best = int(np.argmax(score) if higher else np.argmin(score))   # the first of ties
+        methods[name] = MethodTuning(name, grid, per_seed, diverged, best, metric)
         if keep_runs:
             kept[name] = runs
     budget = {"configurations": next(iter(sizes.values())), "iterations": iterations, "seeds": seeds,
-              "meta_batch": meta_batch, "meta_lr": meta_lr, "n_validation": n_validation,
+              "meta_batch": meta_batch, "meta_lr": meta_lr, "n_validation": n_validation, "metric": metric,
               "validation_seed": validation_seed, "train_tasks": train_tasks.describe(),
               "validation_tasks": validation_tasks.describe()}
     return Tuning(methods, budget, kept)
@@ -407,13 +448,15 @@ def budgets(start: int, cap: int, growth: float = 2.0) -> list[int]:
 def converged_budget(learner: MetaLearner, train_tasks: TaskFamily, validation_tasks: TaskFamily, seeds,
                      start: int = 500, cap: int = 16000, growth: float = 2.0, meta_batch: int = 25,
                      meta_lr: float = 1e-3, n_validation: int = 500, validation_seed: int = 0,
-                     log_every: int = 50, progress: bool = True, device="auto", workdir=None) -> Convergence:
+                     log_every: int = 50, progress: bool = True, device="auto", workdir=None,
+                     metric: str = "loss") -> Convergence:
     """Grow the training budget of ``learner`` (the selected MAML) until its validation curve is flat.
 
     For each budget N of :func:`budgets` (``start``, ``start·growth``, ... ≤ ``cap``), the learner is
     trained (one continuous run per seed, resumed from a checkpoint between budgets, so nothing is
-    trained twice) and scored on the validation stream at ``(1 − FLAT_TAIL)·N`` and ``N``. The curve is
-    flat when ``|mean_s(L_N − L_(1−FLAT_TAIL)N)|`` is below the 95% CI half-width of ``L_N`` over seeds (DESIGN §6.7).
+    trained twice) and scored on the validation stream (``metric``, :func:`validation_scores`) at
+    ``(1 − FLAT_TAIL)·N`` and ``N``. The curve is flat when ``|mean_s(L_N − L_(1−FLAT_TAIL)N)|`` is
+    below the 95% CI half-width of ``L_N`` over seeds.
     Returns the first flat budget, or the last one tried with ``converged=False``.
     """
     seeds = [int(s) for s in seeds]
@@ -426,10 +469,9 @@ def converged_budget(learner: MetaLearner, train_tasks: TaskFamily, validation_t
 
         def score_at(n):
             runs = meta_train_seeds(learner, train_tasks, seeds, n, meta_batch, meta_lr, progress, path, log_every,
-                                    device)
-            return np.array([np.inf if not np.isfinite(r.history.meta_loss[-1]) else v for r, v in
-                             zip(runs, validation_losses(runs, validation_tasks, n_validation, validation_seed,
-                                                         device))])
+                                    device, on_nonfinite="continue")
+            # a diverged run scores worst (validation_scores), so its curve never looks flat
+            return validation_scores(runs, validation_tasks, n_validation, validation_seed, metric, device)
 
         for n in plan:
             before, after = score_at(round((1 - FLAT_TAIL) * n)), score_at(n)
@@ -437,7 +479,7 @@ def converged_budget(learner: MetaLearner, train_tasks: TaskFamily, validation_t
             ci = float(mean_ci(after)[1])
             flat = bool(np.isfinite(change) and abs(change) < ci)
             checks.append({"iterations": n, "change": change, "ci": ci, "flat": flat,
-                           "validation_loss": float(np.mean(after))})
+                           "validation_score": float(np.mean(after))})
             if flat:
                 return Convergence(n, True, checks)
     return Convergence(plan[-1], False, checks)
@@ -466,7 +508,8 @@ def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: Task
                tune_iterations: int, converge_start: int, converge_cap: int, defaults: dict | None = None,
                validation_tasks: TaskFamily | None = None, meta_batch: int = 25, meta_lr: float = 1e-3,
                n_validation: int = 500, n_eval: int = 500, eval_seed: int = 1234, log_every: int = 50,
-               progress: bool = True, device="auto", seed_chunk: int | None = None) -> FairFight:
+               progress: bool = True, device="auto", seed_chunk: int | None = None,
+               metric: str | None = None) -> FairFight:
     """The book's protocol for one problem, in order: :func:`tune` every method's grid with the
     same budget (``tune_iterations`` × ``tuning_seeds``) and select on the validation stream;
     :func:`converged_budget` for the selected MAML (from ``converge_start`` up to ``converge_cap``
@@ -475,12 +518,16 @@ def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: Task
     :func:`compare_selected` with those fresh ``seeds`` at that budget, the ``defaults``
     (``{label: learner}``) trained beside them.
 
-    ``validation_tasks`` defaults to ``train_tasks`` (the same family; the *stream* differs).
-    The convergence record is kept under ``comparison.config["convergence"]``."""
-    validation_tasks = train_tasks if validation_tasks is None else validation_tasks
+    ``validation_tasks`` defaults to ``train_tasks.validation()`` (the same family, whose *stream*
+    differs; an image family's validation split), seeded by the first tuning seed; the selection
+    and convergence score ``metric`` (default: :func:`wormhole.evaluation.judged_metric` of the
+    family's loss). The convergence record is kept under ``comparison.config["convergence"]``."""
+    validation_tasks = train_tasks.validation() if validation_tasks is None else validation_tasks
     common = dict(meta_batch=meta_batch, meta_lr=meta_lr, n_validation=n_validation, log_every=log_every,
                   progress=progress, device=device)
-    tuning = tune(grids, train_tasks, validation_tasks, tune_iterations, tuning_seeds, seed_chunk=seed_chunk, **common)
+    tuning = tune(grids, train_tasks, validation_tasks, tune_iterations, tuning_seeds, seed_chunk=seed_chunk,
+                  metric=metric, **common)
+    common.update(validation_seed=tuning.budget["validation_seed"], metric=tuning.budget["metric"])
     convergence = converged_budget(tuning["MAML"].selected_learner, train_tasks, validation_tasks, seeds,
                                    start=max(converge_start, tune_iterations),
                                    cap=max(converge_cap, converge_start, tune_iterations), **common)
@@ -600,4 +647,4 @@ def landscape(comparison: Comparison, template, wormhole_lrs, w0s, train_tasks: 
 
 __all__ = ["METHODS", "SELECTION_RULE", "Convergence", "FairFight", "Landscape", "MethodTuning", "Tuning",
            "budgets", "carry_over", "compare_selected", "converged_budget", "evenly", "fair_fight", "grid_table", "landscape",
-           "log_grid", "standard_grids", "tune", "validation_losses"]
+           "log_grid", "standard_grids", "tune", "validation_scores"]

@@ -192,6 +192,12 @@ class MetaLearner(nn.Module):
         """The meta-parameters as a dict (the same tensors as ``self.parameters()``)."""
         return dict(self.named_parameters())
 
+    def network_keys(self, meta: Params) -> list[str]:
+        """The keys of ``meta`` that hold the network's parameters θ: the coordinates every method
+        shares (what :func:`wormhole.diagnostics.gradient_conflict` measures), as opposed to what a
+        method adds (w₀, learned rates)."""
+        return [k for k in meta if k.startswith(MODEL_PREFIX)]
+
     def model_parameters(self, meta: Params) -> Params:
         """The model's entries of ``meta`` under the model's own names."""
         n = len(MODEL_PREFIX)

@@ -91,6 +91,9 @@ class DifMAML(MetaLearner):
     def meta_parameters(self) -> Params:
         return {k: v for k, v in self.named_parameters() if k.startswith(AGENT_PREFIX)}
 
+    def network_keys(self, meta: Params) -> list[str]:
+        return [k for k in meta if k.startswith(AGENT_PREFIX)]
+
     def model_parameters(self, meta: Params) -> Params:
         names = {flat_name(n): n for n, _ in self.model.named_parameters()}
         n = len(AGENT_PREFIX)

@@ -147,6 +147,14 @@ class TaskFamily(abc.ABC):
     def sample_tasks(self, n_tasks: int, generator: torch.Generator) -> TaskBatch:
         """Draw ``n_tasks`` tasks using only ``generator`` for randomness (the extension point)."""
 
+    def validation(self) -> "TaskFamily":
+        """The family that tuning selects on: this one, whose validation tasks differ from its
+        training and evaluation tasks by their random stream
+        (:func:`~wormhole.seeding.stream_seed` purpose ``"validation"``). A family built on a
+        finite set of images returns its validation split instead (images disjoint from the
+        training and test images)."""
+        return self
+
     def describe(self) -> dict:
         """The settings that define this family (saved with metrics)."""
         return {"family": type(self).__name__, "shots": self.shots, "queries": self.queries, "flip": self.flip,

