@@ -239,3 +239,47 @@ def test_conflict_claims_are_judged_against_maml_and_the_learned_scale():
     conflict = rows["conflict-training"]
     assert [e.baseline for e in conflict.units[0]] == ["MAML", "learned scale"]
     assert conflict.verdict == "no evidence"   # less conflict than MAML, but no less than the learned scale
+
+
+# ---------------------------------------------------------------- replication on two seed sets
+def test_seed_sets_are_the_two_halves_in_order():
+    assert wh.seeding.seed_sets(range(6)) == ([0, 1, 2], [3, 4, 5])
+    assert wh.seeding.seed_sets([9, 4, 7]) == ([9, 4], [7])
+    with pytest.raises(ValueError, match="seeds"):
+        wh.seeding.seed_sets([1])
+
+
+def _replicated(first_gain, second_gain, n=10):
+    """MAML and a Wormhole that gains ``first_gain`` accuracy on the first n seeds, ``second_gain`` on the rest."""
+    base = rng.normal(0.8, 0.05, 2 * n)
+    gain = np.r_[np.full(n, first_gain), np.full(n, second_gain)]
+
+    def method(acc):
+        return {"learner": {"loss": "bce", "steps": 1},
+                "per_seed_accuracy": {"0": [0.5] * (2 * n), "1": acc.tolist(), "10": acc.tolist()},
+                "per_seed_loss": {k: [0.7 - 0.3 * (k != "0")] * (2 * n) for k in ("0", "1", "10")},
+                "per_seed_conflict": [0.0] * (2 * n), "per_seed_conflict_during_training": [0.0] * (2 * n)}
+
+    return {"name": "threshold-r", "config": {"problem": "threshold", "seeds": list(range(100, 100 + 2 * n))},
+            "methods": {"MAML": method(base), "Wormhole": method(base + gain + rng.normal(0, 0.002, 2 * n))}}
+
+
+def test_restrict_keeps_one_set_of_every_per_seed_list():
+    c = _replicated(0.05, 0.0)
+    first = report.restrict(c, 0)
+    second = report.restrict(c, 1)
+    assert first["config"]["seeds"] == c["config"]["seeds"][:10] and second["config"]["seeds"] == c["config"]["seeds"][10:]
+    for m in ("MAML", "Wormhole"):
+        assert first["methods"][m]["per_seed_accuracy"]["1"] == c["methods"][m]["per_seed_accuracy"]["1"][:10]
+        assert second["methods"][m]["per_seed_conflict"] == c["methods"][m]["per_seed_conflict"][10:]
+
+
+def test_a_claim_is_replicated_only_when_both_seed_sets_agree():
+    (agree,) = report.claims({"t": _replicated(0.05, 0.05)}, keys=["helps-threshold"])
+    assert agree.set_verdicts == ("reproduced", "reproduced") and agree.verdict == "reproduced"
+    (differ,) = report.claims({"t": _replicated(0.05, 0.0)}, keys=["helps-threshold"])
+    assert differ.set_verdicts == ("reproduced", "no evidence")
+    assert differ.verdict == report.NOT_REPLICATED and differ.pooled_verdict == "reproduced"
+    table = report.html_table([agree, differ])
+    assert table.count("not replicated") >= 1 and "seed set 2" in table
+    assert "not replicated" in report.describe(differ)

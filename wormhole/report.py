@@ -26,7 +26,8 @@ import numpy as np
 from .checkpoints import atomic_write
 from .book import metrics_dir, provenance
 from .evaluation import judged_metric
-from .stats import Judgement, Paired, fmt, judge_units, paired
+from .seeding import seed_sets
+from .stats import VERDICTS, Judgement, Paired, fmt, judge_units, paired
 
 WORMHOLE_VARIANTS = ("Wormhole", "Wormhole-seam")
 #: which metrics improve upwards
@@ -102,6 +103,38 @@ class Evidence:
     result: Paired
 
 
+#: the final word of a claim: its verdict where both seed sets agree, else "not replicated"
+NOT_REPLICATED = "not replicated"
+FINAL_WORDS = (*VERDICTS, NOT_REPLICATED)
+
+
+def restrict(comparison: dict, which: int) -> dict:
+    """A saved comparison restricted to replication set ``which`` (0 or 1) of its seeds
+    (:func:`wormhole.seeding.seed_sets`): every per-seed list keeps that set's entries."""
+    seeds = comparison.get("config", {}).get("seeds")
+    if seeds is None:   # positions, for a record that does not name its seeds
+        first = next(iter(comparison["methods"].values()))
+        seeds = range(len(next(iter(first["per_seed_loss"].values()))))
+    seeds = [int(s) for s in seeds]
+    if len(seeds) < 2:
+        return {**comparison, "config": {**comparison.get("config", {}), "seeds": seeds[:which == 0]}}
+    keep = set(seed_sets(seeds)[which])
+    index = [i for i, s in enumerate(seeds) if s in keep]
+
+    def cut(values):
+        if isinstance(values, dict):
+            return {k: cut(v) for k, v in values.items()}
+        return [values[i] for i in index]
+
+    methods = {}
+    for name, m in comparison["methods"].items():
+        methods[name] = {k: (cut(v) if k.startswith("per_seed_") else v) for k, v in m.items()}
+        if "seeds" in m:
+            methods[name]["seeds"] = [m["seeds"][i] for i in index]
+    return {**comparison, "config": {**comparison.get("config", {}), "seeds": [seeds[i] for i in index]},
+            "methods": methods}
+
+
 def compare_saved(comparison: dict, baseline: str, candidate: str, metric: str, steps: int = 1,
                   n_comparisons: int = 1) -> Evidence:
     """The paired comparison of two methods of a saved comparison (:func:`wormhole.stats.paired`)."""
@@ -174,6 +207,7 @@ class Claim:
     excluded: list[Evidence] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     secondary: list[Evidence] = field(default_factory=list)
+    set_judgements: tuple = ()
 
     @property
     def evidence(self) -> list[Evidence]:
@@ -181,9 +215,25 @@ class Claim:
         return [e for unit in self.units for e in unit]
 
     @property
-    def verdict(self) -> str:
-        """The claim's verdict word (``"no measurements"`` when nothing measured it)."""
+    def pooled_verdict(self) -> str:
+        """The verdict over every seed of both sets together (``"no measurements"`` when nothing
+        measured it)."""
         return self.judgement.verdict if self.judgement else "no measurements"
+
+    @property
+    def set_verdicts(self) -> tuple[str, ...]:
+        """The verdict on each replication set of seeds on its own (``"too few seeds"`` where a
+        set has fewer than 2 seeds in some comparison)."""
+        return tuple(j.verdict if isinstance(j, Judgement) else j for j in self.set_judgements)
+
+    @property
+    def verdict(self) -> str:
+        """The claim's final word: the verdict of the two seed sets where they agree, else
+        ``"not replicated"`` (``"no measurements"`` when nothing measured it)."""
+        if not self.judgement:
+            return "no measurements"
+        words = set(self.set_verdicts)
+        return words.pop() if len(words) == 1 and words <= set(VERDICTS) else NOT_REPLICATED
 
     def unit_outcomes(self) -> list[tuple[list[Evidence], str]]:
         """``(unit, outcome)`` for every judged unit."""
@@ -217,7 +267,23 @@ def judge_claim(key: str, claim: str, candidates, notes=(), secondary=()) -> Cla
     excluded = [compare_saved(c, b, k, m, s) for c, b, k, m, s in left]
     shown = [compare_saved(c, b, k, m, s) for c, b, k, m, s in secondary]
     judgement = judge_units([[e.result for e in u] for u in evidence]) if evidence else None
-    return Claim(key, claim, evidence, judgement, excluded, list(notes), shown)
+    sets = tuple(_judge_set(kept, which) for which in range(2)) if evidence else ()
+    return Claim(key, claim, evidence, judgement, excluded, list(notes), shown, sets)
+
+
+def _judge_set(units: list[list[Candidate]], which: int):
+    """The judgement of ``units`` on replication set ``which`` of each comparison's seeds alone."""
+    restricted: dict[int, dict] = {}
+    out = []
+    for unit in units:
+        row = []
+        for c, b, k, m, s in unit:
+            r = restricted.setdefault(id(c), restrict(c, which))
+            if len(r["config"]["seeds"]) < 2:
+                return "too few seeds"
+            row.append(compare_saved(r, b, k, m, s, n_comparisons=len(units)).result)
+        out.append(row)
+    return judge_units(out)
 
 
 #: the settings a grid varies, with the symbols the chapters use
@@ -427,12 +493,14 @@ def html_table(rows: list[Claim]) -> str:
     strongest evidence in one line; under it, folded, every unit's paired differences (candidate
     − baseline, mean ± 95% CI over seeds) and outcome after Holm, the smallest detectable
     difference, what was excluded and what is shown but not judged."""
-    head = "<tr><th>claim</th><th>verdict</th><th>strongest evidence (details fold out)</th></tr>"
+    head = ("<tr><th>claim</th><th>final word</th><th>seed set 1</th><th>seed set 2</th>"
+            "<th>strongest evidence, both sets pooled (details fold out)</th></tr>")
     body = []
     for r in rows:
         if r.judgement:
             lines = [_unit_line(u, o) for u, o in r.unit_outcomes()]
-            lines.append(f"<i>{r.judgement.diverged} diverged run(s)</i>")
+            lines.append(f"<i>{r.judgement.diverged} diverged run(s); pooled over both seed sets: "
+                         f"{html.escape(r.pooled_verdict)}</i>")
             detect = detectable_by_metric(r)
             if detect:
                 lines.append("smallest detectable difference: " + "; ".join(
@@ -447,7 +515,9 @@ def html_table(rows: list[Claim]) -> str:
                   f"{_secondary_text(e)}" for e in r.secondary]
         lines += [html.escape(n) for n in r.notes]
         details = f"<details><summary>{html.escape(strongest(r))}</summary>{'<br>'.join(lines)}</details>"
-        body.append(f"<tr><td>{html.escape(r.claim)}</td><td><b>{html.escape(r.verdict)}</b></td><td>{details}</td></tr>")
+        sets = "".join(f"<td>{html.escape(v)}</td>" for v in (r.set_verdicts or ("—", "—")))
+        body.append(f"<tr><td>{html.escape(r.claim)}</td><td><b>{html.escape(r.verdict)}</b></td>{sets}"
+                    f"<td>{details}</td></tr>")
     return f'<table class="wormhole-results">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(body) + "\n</tbody></table>"
 
 
@@ -501,7 +571,8 @@ def _forest(plt, panels, names, heights, width):
                           for e, _ in items])
         ax.invert_yaxis()
         ax.set_xlabel(f"{names.get(metric, metric)} over the baseline")
-    axes[0, 0].set_title("paired improvement over the baseline (mean, 95% CI)\nfilled: significant after Holm")
+    axes[0, 0].set_title("paired improvement over the baseline (mean, 95% CI; both seed sets pooled)\n"
+                         "filled: significant after Holm")
     fig.tight_layout()
     return fig
 
@@ -526,15 +597,20 @@ def describe(claim: Claim) -> str:
     """One sentence about a judged claim, e.g. for a chapter's generated findings."""
     if not claim.judgement:
         return f"{claim.claim}: no measurements."
+    sets = " and ".join(claim.set_verdicts)
+    if claim.verdict == NOT_REPLICATED:
+        return (f"{claim.claim}: **{NOT_REPLICATED}** (the two disjoint seed sets say {sets}; both pooled: "
+                f"{claim.pooled_verdict}).")
     c = claim.judgement.counts()
     sizes = "; ".join(f"{v:.3g} in {k}" for k, v in detectable_by_metric(claim).items())
     tail = (f"; a true difference larger than about {sizes} would most likely have been detected"
             if claim.verdict == "no evidence" and sizes else "")
-    return (f"{claim.claim}: **{claim.verdict}** ({c['better']} of {len(claim.units)} units significantly "
-            f"better, {c['worse']} worse after Holm–Bonferroni{tail}).")
+    return (f"{claim.claim}: **{claim.verdict}** on both disjoint seed sets (pooled: {c['better']} of "
+            f"{len(claim.units)} units significantly better, {c['worse']} worse after Holm–Bonferroni{tail}).")
 
 
 __all__ = ["ABLATIONS", "CONFLICT_BASELINES", "SETTINGS", "Claim", "Evidence", "against_maml", "carried_over", "claims",
-           "selection_metric", "strongest", "trained_steps", "CHAPTER_METRICS", "missing_chapters", "compare_saved", "describe", "fmt", "forest_plot", "html_table",
+           "selection_metric", "strongest", "trained_steps", "CHAPTER_METRICS", "missing_chapters", "FINAL_WORDS",
+           "NOT_REPLICATED", "restrict", "compare_saved", "describe", "fmt", "forest_plot", "html_table",
            "judge_claim", "learned", "learned_by", "load", "per_seed", "save_metrics", "selected_table", "setting_values", "tuned",
            "tuning_table"]

@@ -17,3 +17,20 @@ def stream_seed(seed: int, purpose: str) -> int:
         raise ValueError(f"purpose must be one of {', '.join(map(repr, PURPOSES))}; got {purpose!r}")
     state = np.random.SeedSequence([int(seed), PURPOSES[purpose]]).generate_state(2, dtype=np.uint32)
     return int((int(state[0]) << 31) ^ int(state[1]))
+
+
+#: how many disjoint seed sets every comparison is judged on (the results page's replication)
+N_SEED_SETS = 2
+
+
+def seed_sets(seeds) -> tuple[list[int], list[int]]:
+    """The two disjoint replication sets of a comparison's ``seeds``: the first half and the
+    second half, in order (the first one seed larger for an odd count).
+
+    A comparison trained on ``FRESH + MORE`` seeds (two lists of equal length) is therefore
+    judged on ``FRESH`` and on ``MORE`` separately. Raises ``ValueError`` for fewer than 2 seeds."""
+    seeds = [int(s) for s in seeds]
+    if len(seeds) < N_SEED_SETS:
+        raise ValueError(f"seeds must hold at least {N_SEED_SETS} seeds to form {N_SEED_SETS} sets; got {seeds!r}")
+    half = (len(seeds) + 1) // 2
+    return seeds[:half], seeds[half:]

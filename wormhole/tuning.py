@@ -58,7 +58,7 @@ from . import _checks
 from .diagnostics import adaptation_statistics
 from .evaluation import HIGHER_IS_BETTER, evaluate, judged_metric
 from .experiments import Comparison, compare
-from .seeding import stream_seed
+from .seeding import seed_sets, stream_seed
 from .learners import MAML, LearnedScale, LearnedStep, MetaLearner, Wormhole
 from .report import SETTINGS, selected_table, setting_values, short
 from .stats import Paired, fmt, mean_ci, paired
@@ -513,8 +513,9 @@ def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: Task
     """The book's protocol for one problem, in order: :func:`tune` every method's grid with the
     same budget (``tune_iterations`` × ``tuning_seeds``) and select on the validation stream;
     :func:`converged_budget` for the selected MAML (from ``converge_start`` up to ``converge_cap``
-    iterations, never fewer than ``tune_iterations``), on the validation stream of the fresh
-    ``seeds`` (two tuning seeds would give so wide a CI that any curve looks flat);
+    iterations, never fewer than ``tune_iterations``), on the validation stream of the first
+    replication set of the fresh ``seeds`` (:func:`wormhole.seeding.seed_sets`; two tuning seeds
+    would give so wide a CI that any curve looks flat);
     :func:`compare_selected` with those fresh ``seeds`` at that budget, the ``defaults``
     (``{label: learner}``) trained beside them.
 
@@ -528,7 +529,8 @@ def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: Task
     tuning = tune(grids, train_tasks, validation_tasks, tune_iterations, tuning_seeds, seed_chunk=seed_chunk,
                   metric=metric, **common)
     common.update(validation_seed=tuning.budget["validation_seed"], metric=tuning.budget["metric"])
-    convergence = converged_budget(tuning["MAML"].selected_learner, train_tasks, validation_tasks, seeds,
+    # the budget is decided on the first replication set of the fresh seeds; the second only replicates
+    convergence = converged_budget(tuning["MAML"].selected_learner, train_tasks, validation_tasks, seed_sets(seeds)[0],
                                    start=max(converge_start, tune_iterations),
                                    cap=max(converge_cap, converge_start, tune_iterations), **common)
     comparison = compare_selected(name, tuning, train_tasks, eval_tasks, seeds, iterations=convergence.iterations,
