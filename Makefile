@@ -1,6 +1,8 @@
 # make test: unit tests, every notebook in quick mode (nbval), quick book build with -W.
 # make book: the whole book at full scale into _build/html (chapters two at a time; make book BOOK_JOBS=1: one at a time).
 # make publish: push _build/html to the gh-pages branch (ghp-import).
+# Needs Python >= 3.11 with its venv module (Debian/Ubuntu: apt-get install python3-venv), make
+# and git; PYTHON=/path/to/python3.11 picks the interpreter that creates .venv (make check-python).
 # The repository URL is set in one place, _config.yml's repository.url; `make book REPOSITORY=URL`
 # (or `make repository REPOSITORY=URL`) writes it there and into every notebook's install cell.
 SHELL := /bin/bash
@@ -22,12 +24,30 @@ NBVAL_IGNORE := --ignore-glob='*/_build/*' --ignore-glob='.venv/*'
 BOOK_JOBS ?=
 BUILD_JOBS = $(if $(BOOK_JOBS),--jobs $(BOOK_JOBS))
 
-.PHONY: test unit notebooks book-quick book check-site screenshots publish repository bench clean
+.PHONY: test unit notebooks book-quick book check-site check-python screenshots publish repository bench clean
 
-$(STAMP): pyproject.toml $(CONSTRAINTS)
+# Before .venv exists: stop with a clear message on a Python that cannot build the book
+# (older than 3.11, or without the venv module and its ensurepip).
+define CHECK_PYTHON
+version=$$("$(PYTHON)" -c 'import sys; print(*sys.version_info[:2])' 2>/dev/null) \
+	|| { echo "make: cannot run $(PYTHON); install Python 3.11 or newer, or run make PYTHON=/path/to/python3.11" >&2; exit 1; }; \
+set -- $$version; \
+if [ "$${1:-0}" -lt 3 ] || { [ "$${1:-0}" -eq 3 ] && [ "$${2:-0}" -lt 11 ]; }; then \
+	echo "make: $(PYTHON) is Python $${1:-?}.$${2:-?}; the book needs Python 3.11 or newer (run make PYTHON=/path/to/python3.11)" >&2; exit 1; fi; \
+"$(PYTHON)" -c 'import venv, ensurepip' 2>/dev/null \
+	|| { echo "make: $(PYTHON) (Python $${1}.$${2}) has no venv module (or no ensurepip): on Debian/Ubuntu apt-get install python3-venv (or python$${1}.$${2}-venv)" >&2; exit 1; }
+endef
+
+check-python:
+	@$(CHECK_PYTHON)
+	@echo "$(PYTHON) can create .venv"
+
+# wormhole/__init__.py holds the version, which the editable install's metadata copies
+$(STAMP): pyproject.toml $(CONSTRAINTS) wormhole/__init__.py
+	@test -x $(BIN)/python || { $(CHECK_PYTHON); }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c $(CONSTRAINTS) -e ".[vision,dev,book]"
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e ".[vision,mnist,dev,book]"
 	$(BIN)/pip uninstall -q -y wormhole 2>/dev/null || true   # the distribution's name before 0.1.0 became wormhole-maml
 	touch $(STAMP)
 

