@@ -1,6 +1,7 @@
 # make test: unit tests, every notebook in quick mode (nbval), quick book build with -W.
 # make book: the whole book at full scale into _build/html (chapters two at a time; make book BOOK_JOBS=1: one at a time).
 # make publish: push _build/html to the gh-pages branch (ghp-import).
+# make verdicts: rewrite the README's verdict table from docs/verdicts/ (what full builds recorded).
 # Needs Python >= 3.11 with its venv module (Debian/Ubuntu: apt-get install python3-venv), make
 # and git; PYTHON=/path/to/python3.11 picks the interpreter that creates .venv (make check-python).
 # The repository URL is set in one place, _config.yml's repository.url; `make book REPOSITORY=URL`
@@ -24,7 +25,7 @@ NBVAL_IGNORE := --ignore-glob='*/_build/*' --ignore-glob='.venv/*'
 BOOK_JOBS ?=
 BUILD_JOBS = $(if $(BOOK_JOBS),--jobs $(BOOK_JOBS))
 
-.PHONY: test unit notebooks book-quick book check-site check-python screenshots publish repository bench clean
+.PHONY: test unit notebooks book-quick book check-site check-python screenshots publish repository bench clean verdicts
 
 # Before .venv exists: stop with a clear message on a Python that cannot build the book
 # (older than 3.11, or without the venv module and its ensurepip).
@@ -75,6 +76,7 @@ book: $(STAMP)
 	$(SET_REPOSITORY)
 	$(BIN)/python tools/build_book.py $(BUILD_JOBS)
 	WORMHOLE_SITE=_build/html $(BIN)/python -m pytest -q $(SITE_TESTS)
+	$(BIN)/python tools/verdicts.py record _build/html   # docs/verdicts/: this build's verdicts, for the README
 
 check-site: $(STAMP)
 	WORMHOLE_SITE=_build/html $(BIN)/python -m pytest -q $(SITE_TESTS)
@@ -94,6 +96,9 @@ repository: $(STAMP)
 publish: $(STAMP)
 	test -f "$(SITE)/index.html" || { echo "no book in $(SITE): run make book first" >&2; exit 1; }
 	$(BIN)/ghp-import -n -p -f -r "$(REMOTE)" -b "$(PAGES_BRANCH)" -m "Publish the book" "$(SITE)"
+
+verdicts: $(STAMP)
+	$(BIN)/python tools/verdicts.py readme
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/meta_step.py

@@ -110,7 +110,7 @@ def step_floor(model, loss_fn, batch, opt):
 
 
 def targets(results: dict, batches) -> list[tuple[str, str, bool]]:
-    """The issue's targets as (what, measured, met) from ``results[(model, meta_batch, steps, method)]``
+    """The benchmark's targets as (what, measured, met) from ``results[(model, meta_batch, steps, method)]``
     = (vectorised, loop, higher, floor) seconds."""
     rows = []
     for steps in (1, 5):

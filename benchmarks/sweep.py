@@ -7,7 +7,7 @@
 
 Both train Wormhole MAML (MLP 1-40-40-1, threshold tasks, meta-batch 25, one inner step) with
 ``meta_train_sweep`` / ``meta_train_seeds`` exactly as the chapters call them (diagnostics every
-50 iterations included). The ten configurations differ in α, α_w and w₀. The issue's target is
+50 iterations included). The ten configurations differ in α, α_w and w₀. The target is
 a ratio (sweep / one configuration) of at most 3.
 """
 

@@ -89,3 +89,18 @@ def test_shared_core_does_not_name_the_wormhole():
         for word in words + (('"wormhole"',) if name != "wormhole.experiments" else ()):
             assert word not in source, f"{name} mentions {word}"
     assert "WORMHOLE_KEY" not in MODULES["wormhole.learners.anil"].read_text()
+
+
+def test_import_wormhole_is_lean():
+    """``import wormhole`` loads no plotting, notebook, wavelet or dataset library: the book's layer
+    and the optional task libraries load when first used (``wh.plotting``, a wavelet family)."""
+    import subprocess
+    import sys
+
+    heavy = ("matplotlib", "IPython", "ipywidgets", "pywt", "mlxtend", "pandas", "sklearn", "scipy")
+    code = ("import sys, wormhole as wh; print(' '.join(m for m in %r if m in sys.modules)); "
+            "wh.plotting; wh.tasks.WaveletRegression(); print('matplotlib' in sys.modules, 'pywt' in sys.modules)"
+            % (heavy,))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[0] == "", f"import wormhole loaded {out[0]}"
+    assert out[1] == "True True"   # and they do load on first use

@@ -33,7 +33,7 @@ def test_standard_grids_give_every_method_k_configurations(k):
     assert len(set(models)) == len(models)  # every learner has its own model
 
 
-def test_the_wormhole_grid_holds_the_issue_s_rates_and_starts():
+def test_the_wormhole_grid_holds_the_protocol_s_rates_and_starts():
     grid = tuning.standard_grids(tiny_mlp(), loss="bce", inner_lr=0.4, k=12)["Wormhole"]
     fixed = {(round(l.wormhole_lr / l.inner_lr), l.describe()["wormhole_init"]) for l in grid
              if not l.learn_wormhole_lr}

@@ -283,3 +283,19 @@ def test_a_claim_is_replicated_only_when_both_seed_sets_agree():
     table = report.html_table([agree, differ])
     assert table.count("not replicated") >= 1 and "seed set 2" in table
     assert "not replicated" in report.describe(differ)
+
+
+def test_a_comparison_shows_how_far_the_meta_learned_quantities_moved():
+    tasks = wh.tasks.Threshold(shots=5, queries=5)
+    learners = {"MAML": wh.MAML(wh.models.MLP(1, (8,), 1), loss="bce", inner_lr=0.4),
+                "W": wh.Wormhole(wh.models.MLP(1, (8,), 1), loss="bce", inner_lr=0.4, wormhole_init=0.5,
+                                 wormhole_lr=0.8, learn_wormhole_lr=True)}
+    c = wh.experiments.compare("moved", learners, tasks, tasks, seeds=[0, 1], iterations=20, meta_batch=4,
+                               meta_lr=0.05, n_eval=8, steps=(0, 1), log_every=10, progress=False, device="cpu")
+    assert c["MAML"].meta_learned() == {}
+    moved = c["W"].meta_learned()
+    assert set(moved) == {"wormhole_init", "wormhole_lr"}
+    assert moved["wormhole_init"][0] == pytest.approx(0.5) and moved["wormhole_lr"][0] == pytest.approx(0.8)
+    ends = [float(r.learner.wormhole_init.detach().mean()) for r in c["W"].runs]
+    assert moved["wormhole_init"][1] == pytest.approx(np.mean(ends)) and moved["wormhole_init"][1] != 0.5
+    assert c.summary()["methods"]["W"]["meta_learned"] == moved

@@ -6,8 +6,9 @@
 >>> history = wh.meta_train(learner, tasks, iterations=100, meta_batch=25, meta_lr=1e-3, seed=0)
 """
 
-from . import (book, checkpoints, devices, diagnostics, distributed, experiments, expressivity, losses, models, optim, plotting, report, saving,
-               seeding, stats, tasks, theory, tuning)
+import importlib
+
+from . import (checkpoints, devices, diagnostics, distributed, losses, models, optim, saving, seeding, stats, tasks)
 from .devices import resolve_device
 from .evaluation import Evaluation, evaluate
 from .learners import (ANIL, ESMAML, MAML, AlphaMAML, DifMAML, DifMAMLAgent, LearnedScale, LearnedStep, MetaLearner, MetaSGD,
@@ -17,7 +18,23 @@ from .training import History, Run, meta_train, meta_train_seeds, meta_train_swe
 
 __version__ = "0.1.0"
 
+#: modules that load on first use (``wh.plotting`` ...), so that ``import wormhole`` stays lean:
+#: the book's layer (figures, tables, the results page, the chapters' helpers) and the protocol built on it
+LAZY_MODULES = ("book", "display", "experiments", "expressivity", "plotting", "report", "theory", "tuning")
+
+
+def __getattr__(name):
+    if name in LAZY_MODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(LAZY_MODULES))
+
 __all__ = ["MAML", "Wormhole", "MetaLearner", "ANIL", "WormholeANIL", "MetaSGD", "WormholeMetaSGD", "AlphaMAML",
            "ESMAML", "TreeMAML", "DifMAML", "DifMAMLAgent", "LearnedScale", "LearnedStep", "distributed", "meta_train", "meta_train_seeds", "meta_train_sweep", "evaluate", "Evaluation",
            "History", "Run", "resolve_device", "book", "checkpoints", "devices", "diagnostics", "experiments", "expressivity", "losses", "models",
-           "optim", "plotting", "report", "save", "load", "saving", "seeding", "stats", "tasks", "theory", "tuning"]
+           "optim", "plotting", "report", "save", "load", "saving", "seeding", "stats", "tasks", "theory", "tuning", "display"]

@@ -40,6 +40,22 @@ class MethodResult:
     usage: list = field(default_factory=list)
     wall_seconds: float = 0.0
     measures: dict = field(default_factory=dict)
+    start: dict = field(default_factory=dict)
+
+    def meta_learned(self) -> dict[str, list[float]]:
+        """How far the method's own meta-learned quantities moved in training (w₀, a learned α_w
+        or α: every meta-parameter beyond the network's θ): ``{name: [start, mean over seeds at
+        the end]}``, each the mean over the quantity's entries; a rate learned as a log is shown
+        as the rate (``"log_wormhole_lr"`` → ``"wormhole_lr"``). Empty for MAML."""
+        out = {}
+        for key, first in self.start.items():
+            ends = [float(r.learner.meta_parameters()[key].detach().float().mean()) for r in self.runs]
+            end = float(np.mean(ends))
+            name = key.rsplit(".", 1)[-1]
+            if name.startswith("log_"):
+                name, first, end = name[4:], float(np.exp(first)), float(np.exp(end))
+            out[name] = [float(first), end]
+        return out
 
     def per_seed(self, steps: int = 1, metric: str = "loss") -> np.ndarray:
         """One value per seed of ``metric``: ``"loss"`` or ``"accuracy"`` (mean over the evaluation
@@ -116,7 +132,7 @@ class MethodResult:
                "conflict_during_training": ci(self.mean_logged("conflict")),
                "seconds_per_iteration": ci(self.seconds_per_iteration()),
                "learner": self.runs[0].learner.describe(), "seeds": [r.seed for r in self.runs],
-               "diverged_in_training": self.diverged()}
+               "diverged_in_training": self.diverged(), "meta_learned": self.meta_learned()}
         for k in (self.usage[0] if self.usage else {}):   # the learner's own adaptation statistics
             vals = np.array([u[k] for u in self.usage], dtype=float)
             out[k] = ci(vals) if np.isfinite(vals).all() else [float("nan"), float("nan")]
@@ -218,7 +234,9 @@ def compare(name: str, learners: dict, train_tasks: TaskFamily, eval_tasks: Task
                                    for r in runs]
         usage = [adaptation_statistics(r.learner, usage_batch.to(next(r.learner.parameters()).device)) for r in runs]
         usage = usage if usage[0] else []  # the learner's own statistics of what it adapted, if any
-        results[label] = MethodResult(label, runs, evals, usage, wall)
+        meta = learner.meta_parameters()
+        own = {k: float(v.detach().float().mean()) for k, v in meta.items() if k not in learner.network_keys(meta)}
+        results[label] = MethodResult(label, runs, evals, usage, wall, start=own)
     config = {"seeds": seeds, "iterations": iterations, "meta_batch": meta_batch, "meta_lr": meta_lr,
               "n_eval": n_eval, "eval_seed": eval_seed, "train_tasks": train_tasks.describe(),
               "eval_tasks": eval_tasks.describe(), "quick": quick()}

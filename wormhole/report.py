@@ -516,7 +516,8 @@ def html_table(rows: list[Claim]) -> str:
         lines += [html.escape(n) for n in r.notes]
         details = f"<details><summary>{html.escape(strongest(r))}</summary>{'<br>'.join(lines)}</details>"
         sets = "".join(f"<td>{html.escape(v)}</td>" for v in (r.set_verdicts or ("—", "—")))
-        body.append(f"<tr><td>{html.escape(r.claim)}</td><td><b>{html.escape(r.verdict)}</b></td>{sets}"
+        body.append(f'<tr><td data-claim="{html.escape(r.key)}">{html.escape(r.claim)}</td>'
+                    f"<td><b>{html.escape(r.verdict)}</b></td>{sets}"
                     f"<td>{details}</td></tr>")
     return f'<table class="wormhole-results">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(body) + "\n</tbody></table>"
 
@@ -588,8 +589,13 @@ def tuning_table(metrics: dict[str, dict]) -> str:
             trained = (f"; the selected settings trained for {c['config']['iterations']} meta-iterations "
                        f"({'MAML converged' if conv.get('converged') else 'MAML not converged: cap reached'}) "
                        f"on {len(c['config']['seeds'])} fresh seeds" if conv else "")
+            moved = "; ".join(f"{name}: " + ", ".join(f"{q} {a:.3g} → {b:.3g}" for q, (a, b) in
+                                                      m.get("meta_learned", {}).items())
+                              for name, m in c["methods"].items() if m.get("meta_learned"))
+            moved = (f"<p>how far the meta-learned quantities moved in training (start → mean over seeds at the end): "
+                     f"{html.escape(moved)}</p>" if moved else "")
             parts.append(f"<p><b>{html.escape(problem)}: {html.escape(c['name'])}</b>{html.escape(trained)}</p>"
-                         + selected_table(c["config"]["tuning"])._repr_html_())
+                         + selected_table(c["config"]["tuning"])._repr_html_() + moved)
     return "\n".join(parts) if parts else "<p>no tuned comparisons were saved</p>"
 
 

@@ -40,7 +40,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _st
+
+def _t_ppf(q, df):
+    from scipy import stats   # scipy loads on first use, not with ``import wormhole``
+    return stats.t.ppf(q, df)
+
+
+def _ttest_rel(a, b):
+    from scipy import stats
+    return stats.ttest_rel(a, b)
+
 
 #: the five verdict words of :func:`verdict`, from best to worst
 VERDICTS = ("reproduced", "partly", "mixed", "no evidence", "contradicted")
@@ -60,7 +69,7 @@ def mean_ci(values, axis: int = 0, level: float = 0.95) -> tuple[np.ndarray, np.
     if n < 2:
         return mean, np.full_like(mean, np.nan)
     sem = safe.std(axis=axis, ddof=1) / np.sqrt(n)
-    return mean, np.where(finite, sem * _st.t.ppf(0.5 + level / 2, n - 1), np.nan)
+    return mean, np.where(finite, sem * _t_ppf(0.5 + level / 2, n - 1), np.nan)
 
 
 def fmt(mean: float, half: float, digits: int = 3) -> str:
@@ -166,11 +175,11 @@ def paired(candidate, baseline, higher_is_better: bool = True, level: float = 0.
         diff, half = (float(v) for v in mean_ci(d, level=level))
         sd = float(d.std(ddof=1))
         if sd > 0:
-            p = float(_st.ttest_rel(c[ok], b[ok]).pvalue)
+            p = float(_ttest_rel(c[ok], b[ok]).pvalue)
         else:
             p = 1.0 if diff == 0 else 0.0
         alpha = (1 - level) / max(int(n_comparisons), 1)
-        detectable = (_st.t.ppf(1 - alpha / 2, n - 1) + _st.t.ppf(POWER, n - 1)) * sd / np.sqrt(n)
+        detectable = (_t_ppf(1 - alpha / 2, n - 1) + _t_ppf(POWER, n - 1)) * sd / np.sqrt(n)
     else:
         diff = float(d.mean()) if n else float("nan")
         half, p, detectable = float("nan"), 1.0, float("nan")

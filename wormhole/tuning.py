@@ -109,7 +109,7 @@ def standard_grids(model: nn.Module, loss, inner_lr: float, k: int = 12, steps: 
       ``ceil(k / len(w0s))`` log-spaced values, cut to ``k`` the same way.
 
     Every learner gets its own copy of ``model``. ``decades >= 1`` keeps MAML's range at least
-    one decade either side of ``inner_lr`` (the issue's minimum).
+    one decade either side of ``inner_lr`` (the protocol's minimum).
     """
     k = _checks.count("k", k)
     common = dict(loss=loss, steps=steps, first_order=first_order)

@@ -1,5 +1,5 @@
-"""The two ablations that isolate the wormhole (DESIGN §6.2): "the wormhole helps" needs Wormhole
-MAML to beat MAML *and* both of these.
+"""The two ablations that isolate the wormhole: "the wormhole helps" needs Wormhole MAML to beat
+MAML *and* both of these, in the same unit (:func:`wormhole.stats.verdict_all`).
 
 * :class:`LearnedScale`: Wormhole MAML with α_w = 0. The output scale w₀ is meta-learned, but the
   inner loop never moves it, so there is no shortcut through w = 0: what is left is a learned

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.cluster.hierarchy import fcluster, linkage
 from torch import Tensor, nn
 
 from .. import _checks
@@ -33,6 +32,8 @@ def cluster_average_matrix(vectors: np.ndarray, n_clusters: int) -> tuple[np.nda
     else:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         unit = vectors / np.maximum(norms, 1e-12)
+        from scipy.cluster.hierarchy import fcluster, linkage   # scipy loads on first use
+
         labels = fcluster(linkage(unit, method="average", metric="cosine"), n_clusters, criterion="maxclust") - 1
     same = (labels[:, None] == labels[None, :]).astype(np.float64)
     return labels, same / same.sum(1, keepdims=True)

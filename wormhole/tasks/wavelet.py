@@ -13,7 +13,6 @@ Two variants:
 from __future__ import annotations
 
 import numpy as np
-import pywt
 import torch
 
 from .. import _checks
@@ -27,6 +26,8 @@ def wavelet_table(name: str, level: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """``(grid, psi)`` for a real wavelet from PyWavelets, centred at 0, unnormalised."""
     if name not in supported_wavelets():
         raise ValueError(f"wavelet must be one of {', '.join(supported_wavelets())} (real-valued); got {name!r}")
+    import pywt   # PyWavelets loads when a wavelet is first built, not with ``import wormhole``
+
     if name in pywt.wavelist(kind="continuous"):
         psi, grid = pywt.ContinuousWavelet(name).wavefun(level=level)
     else:
@@ -37,6 +38,8 @@ def wavelet_table(name: str, level: int = 10) -> tuple[np.ndarray, np.ndarray]:
 
 def supported_wavelets() -> list[str]:
     """Real continuous wavelets from PyWavelets plus a few discrete ones (via ``wavefun``)."""
+    import pywt
+
     real = [n for n in pywt.wavelist(kind="continuous") if n.startswith("gaus") or n in ("mexh", "morl")]
     return real + list(DISCRETE_OK)
 
@@ -81,6 +84,8 @@ class WaveletRegression(TaskFamily):
             self._psi = torch.tensor(psi / np.abs(psi).max(), dtype=torch.float32)
             self.input_shape = (1,)
         else:
+            import pywt
+
             if wavelet not in pywt.wavelist(kind="continuous"):
                 raise ValueError(f"wavelet must be a continuous wavelet for variant='transform' (pywt.cwt); "
                                  f"got {wavelet!r}")

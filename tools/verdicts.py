@@ -1,0 +1,123 @@
+"""The verdicts of full builds, read from their built results pages, side by side in the README.
+
+``python tools/verdicts.py record SITE [--repo DIR]``
+    read ``SITE/notebooks/09_results.html`` (a built book), and write its claims' verdicts (the
+    final word and each seed set's), the build's seed offset and the commit it was built from
+    (``git -C DIR rev-parse HEAD``, default: this repository) to
+    ``docs/verdicts/seed-offset-<N>.json``. ``make book`` runs it after a full build.
+``python tools/verdicts.py readme``
+    rewrite the README's verdict table (between ``<!-- verdicts:start -->`` and
+    ``<!-- verdicts:end -->``) from every recorded seed offset, one column per build.
+
+Nothing here is typed: every word comes from a built page, and each column names its commit.
+A quick build (``WORMHOLE_QUICK=1``) is refused: its verdicts are not the book's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDS = ROOT / "docs" / "verdicts"
+README = ROOT / "README.md"
+START, END = "<!-- verdicts:start -->", "<!-- verdicts:end -->"
+PAGE = Path("notebooks") / "09_results.html"
+
+
+def _text(fragment: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment)).strip()
+
+
+def read_page(path: Path) -> dict:
+    """``{"seed_offset", "quick", "claims": {key: {"claim", "final", "sets"}}}`` from a built results page."""
+    page = Path(path).read_text()
+    table = re.search(r'<table class="wormhole-results">(.*?)</table>', page, re.S)
+    if not table:
+        raise ValueError(f"{path} holds no results table (class wormhole-results): is it a built results page?")
+    claims = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S):
+        key = re.search(r'<td data-claim="([^"]+)">', row)
+        if not key:
+            continue   # the header
+        cells = [_text(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        claims[html.unescape(key.group(1))] = {"claim": cells[0], "final": cells[1], "sets": cells[2:4]}
+    if not claims:
+        raise ValueError(f"{path}: the results table has no claim rows")
+    offset = re.search(r"seed_offset: (-?\d+)", page)
+    quick = re.search(r"quick: (True|False)", page)
+    if not offset or not quick:
+        raise ValueError(f"{path}: the build's provenance (seed_offset, quick) is not on the page")
+    return {"seed_offset": int(offset.group(1)), "quick": quick.group(1) == "True", "claims": claims}
+
+
+def record(site: Path, repo: Path = ROOT, out: Path = RECORDS) -> Path:
+    """Write the verdicts of the full build in ``site`` to ``out/seed-offset-<N>.json``."""
+    data = read_page(Path(site) / PAGE)
+    if data["quick"]:
+        raise ValueError(f"{site} is a quick build (WORMHOLE_QUICK=1): its verdicts are not the book's")
+    commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"seed-offset-{data['seed_offset']}.json"
+    path.write_text(json.dumps({"commit": commit, **data}, indent=1, ensure_ascii=False) + "\n")
+    return path
+
+
+def table(records: list[dict]) -> str:
+    """A Markdown table: one row per claim, one column per recorded build (final word, and each
+    seed set's verdict in brackets)."""
+    records = sorted(records, key=lambda r: r["seed_offset"])
+    keys = list(dict.fromkeys(k for r in records for k in r["claims"]))
+    head = ["claim"] + [f"seed offset {r['seed_offset']} (`{r['commit'][:7]}`)" for r in records]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key in keys:
+        cells = [key]
+        for r in records:
+            c = r["claims"].get(key)
+            cells.append(f"**{c['final']}** ({' / '.join(c['sets'])})" if c else "—")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def readme(path: Path = README, records_dir: Path = RECORDS) -> bool:
+    """Rewrite the verdict table in ``path`` from every record; True when the file changed."""
+    records = [json.loads(p.read_text()) for p in sorted(Path(records_dir).glob("seed-offset-*.json"))]
+    if not records:
+        raise ValueError(f"no recorded builds in {records_dir}: run `python tools/verdicts.py record SITE` first")
+    text = Path(path).read_text()
+    if START not in text or END not in text:
+        raise ValueError(f"{path} has no {START} … {END} section to rewrite")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    new = f"{head}{START}\n{table(records)}\n{END}{tail}"
+    Path(path).write_text(new)
+    return new != text
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    rec = sub.add_parser("record", help="record the verdicts of a built book")
+    rec.add_argument("site", type=Path)
+    rec.add_argument("--repo", type=Path, default=ROOT)
+    sub.add_parser("readme", help="rewrite the README's verdict table")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "record":
+            print(record(args.site, args.repo))
+        else:
+            print("README.md " + ("updated" if readme() else "unchanged"))
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
