@@ -33,16 +33,27 @@ def test_standard_grids_give_every_method_k_configurations(k):
     assert len(set(models)) == len(models)  # every learner has its own model
 
 
+def test_every_method_explores_alpha_on_one_shared_grid():
+    for k in (4, 12, 36):
+        grids = tuning.standard_grids(tiny_mlp(), loss="bce", inner_lr=0.4, k=k)
+        alphas = [[l.inner_lr for l in grid] for grid in grids.values()]
+        assert all(a == alphas[0] for a in alphas), "configuration j of every method has the same α"
+        assert alphas[0] == tuning.log_grid(0.4, 1.0, k) and len(alphas[0]) == k
+
+
 def test_the_wormhole_grid_holds_the_protocol_s_rates_and_starts():
-    grid = tuning.standard_grids(tiny_mlp(), loss="bce", inner_lr=0.4, k=12)["Wormhole"]
-    fixed = {(round(l.wormhole_lr / l.inner_lr), l.describe()["wormhole_init"]) for l in grid
-             if not l.learn_wormhole_lr}
-    assert fixed == {(f, w) for f in (1, 10, 100) for w in (0.1, 0.5, 1.0)}
-    assert sum(l.learn_wormhole_lr for l in grid) == 3 and {l.inner_lr for l in grid} == {0.4}
-    wide = tuning.standard_grids(tiny_mlp(), loss="bce", inner_lr=0.4, k=36)["Wormhole"]
-    assert sorted({l.inner_lr for l in wide}) == pytest.approx([0.04, 0.4, 4.0])
+    grid = tuning.standard_grids(tiny_mlp(), loss="bce", inner_lr=0.4, k=36)["Wormhole"]
+    combos = [("learned" if l.learn_wormhole_lr else round(l.wormhole_lr / l.inner_lr), l.describe()["wormhole_init"])
+              for l in grid]
+    expected = {(f, w) for f in (1, 10, 100, "learned") for w in (0.1, 0.5, 1.0)}
+    assert set(combos) == expected and all(combos.count(c) == 3 for c in expected)   # balanced
+    assert all(a != b for a, b in zip(combos, combos[1:]))        # neighbouring α values differ in the rest
+    for combo in expected:                                        # each combination meets α across its range
+        where = [j for j, c in enumerate(combos) if c == combo]
+        assert min(where) < 12 and max(where) >= 24
     scale = tuning.standard_grids(tiny_mlp(), loss="bce", inner_lr=0.4, k=12)["learned scale"]
-    assert {l.describe()["wormhole_init"] for l in scale} == {0.1, 0.5, 1.0} and len({l.inner_lr for l in scale}) == 4
+    starts = [l.describe()["wormhole_init"] for l in scale]
+    assert sorted(set(starts)) == [0.1, 0.5, 1.0] and all(starts.count(w) == 4 for w in (0.1, 0.5, 1.0))
 
 
 def test_validation_stream_is_neither_the_training_nor_the_evaluation_stream():
@@ -141,7 +152,7 @@ def test_converged_budget_stops_at_the_first_flat_budget():
     conv = tuning.converged_budget(learner, tasks, tasks, seeds=[0, 1, 2], start=5, cap=20, meta_batch=4,
                                    meta_lr=1e-9, n_validation=16, progress=False, device="cpu")
     assert conv.converged and conv.iterations == 5 and len(conv.checks) == 1
-    assert abs(conv.checks[0]["change"]) < conv.checks[0]["ci"] and "converged at 5" in str(conv)
+    assert abs(conv.checks[0]["change"]) <= conv.checks[0]["ci"] and "converged at 5" in str(conv)
     # a large meta_lr keeps moving within a tiny budget: every budget up to the cap is tried
     moving = tuning.converged_budget(learner, tasks, tasks, seeds=[0, 1], start=5, cap=10, meta_batch=4,
                                      meta_lr=0.05, n_validation=64, progress=False, device="cpu")
@@ -168,8 +179,21 @@ def test_fair_fight_tunes_converges_and_compares_on_fresh_seeds():
     c = fight.comparison
     assert c.config["iterations"] == fight.convergence.iterations in (4, 8)
     assert c.config["seeds"] == [0, 1, 2] and c.config["tuned_methods"] == ["MAML", "Wormhole"]
-    assert c.config["convergence"]["checks"] == fight.convergence.checks
+    record = c.config["convergence"]
+    assert set(record["methods"]) == {"MAML", "Wormhole"}          # every selected method is checked
+    for name, conv in fight.convergence.methods.items():
+        assert record["methods"][name]["checks"] == conv.checks
+        assert conv.checks[0]["iterations"] == 4
+    # all train for the largest budget any method needed
+    assert fight.convergence.iterations == max(m.iterations for m in fight.convergence.methods.values())
+    assert record["converged"] == all(m.converged for m in fight.convergence.methods.values())
     assert c["Wormhole"].runs[0].learner.describe() == fight.tuning["Wormhole"].selected_record
+    # the first seed set went on from its convergence runs: the same runs as training from the start
+    again = wh.experiments.compare("again", fight.tuning.selected(), tasks, tasks, seeds=[0, 1, 2],
+                                   iterations=fight.convergence.iterations, meta_batch=4, meta_lr=1e-2, n_eval=8,
+                                   log_every=FAST["log_every"], progress=False, device="cpu")
+    for name in ("MAML", "Wormhole"):
+        np.testing.assert_allclose(again[name].per_seed(1), c[name].per_seed(1), rtol=1e-5)
     assert "fresh seeds" in fight.summary()
     assert "<table" in fight.tuning.selected_table()._repr_html_() and "<table" in tuning.grid_table(_grids())._repr_html_()
 
@@ -196,3 +220,14 @@ def test_landscape_cells_equal_separately_trained_wormholes():
     assert contrast.diff == pytest.approx((where.flip_per_seed[1, 0] - where.flip_per_seed[0, 1]).mean(), abs=1e-12)
     with pytest.raises(ValueError, match="template"):
         tuning.landscape(base, wh.Wormhole(tiny_mlp(), loss="bce", learn_wormhole_lr=True), [1.0], [1.0], tasks, tasks)
+
+
+def test_the_convergence_rule_tests_the_change_paired_by_seed():
+    level = np.array([0.30, 0.45, 0.60, 0.75, 0.90])            # seeds far apart in level
+    # every seed still improves by 0.01: the level's CI is wide, but the paired change is not 0
+    mean, ci, flat = tuning.tail_change(level, level - 0.01 + np.array([0, 1e-4, -1e-4, 2e-4, 0]))
+    assert not flat and mean == pytest.approx(-0.01, abs=1e-4) and ci < 0.001
+    # changes that scatter around 0: flat
+    assert tuning.tail_change(level, level + np.array([0.01, -0.01, 0.005, -0.004, 0.0]))[2]
+    # a diverged seed is never flat
+    assert not tuning.tail_change(level, np.r_[level[:4], np.inf])[2]

@@ -114,3 +114,19 @@ def glue(key: str, value, digits: int = 3) -> None:
         return
     text = value if isinstance(value, str) else f"{value:.{digits}g}"
     _glue(key, Markdown(text), display=False)
+
+
+def save_timing(chapter: str) -> Path:
+    """Save where this chapter's time went (:func:`wormhole.timing.summary`, the phases the package
+    timed since the kernel started) as ``timing-<chapter>.json`` beside the metrics, for the book's
+    execution-times page."""
+    import json
+
+    from .checkpoints import atomic_write
+    from .timing import summary
+
+    path = metrics_dir() / f"timing-{chapter}.json"
+    text = json.dumps({"name": f"timing-{chapter}", "chapter": chapter, "provenance": provenance(),
+                       "phases": summary()}, indent=1)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    return path

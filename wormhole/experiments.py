@@ -25,6 +25,7 @@ from .checkpoints import atomic_write
 from .stats import Paired, fmt, mean_ci, paired
 from .tasks.base import TaskFamily
 from .seeding import stream_seed
+from .timing import phase
 from .training import Run, meta_train_seeds
 
 STEPS = (0, 1, 2, 5, 10)
@@ -212,7 +213,7 @@ def _jsonable(o):
 def compare(name: str, learners: dict, train_tasks: TaskFamily, eval_tasks: TaskFamily, seeds=range(5),
             iterations: int = 1000, meta_batch: int = 25, meta_lr: float = 1e-3, n_eval: int = 500,
             steps=STEPS, log_every: int = 50, eval_seed: int = 1234, progress: bool = True,
-            device="auto", seed_chunk: int | None = None) -> Comparison:
+            device="auto", seed_chunk: int | None = None, resume: dict | None = None) -> Comparison:
     """Meta-train each learner template for every seed (same tasks, budget and seeds), then
     evaluate every run on the same ``n_eval`` tasks from ``eval_tasks`` (seeded by ``eval_seed``,
     a stream separate from training's). ``seed_chunk`` as in :func:`~wormhole.meta_train_seeds`.
@@ -220,19 +221,40 @@ def compare(name: str, learners: dict, train_tasks: TaskFamily, eval_tasks: Task
     A run that diverges never stops the comparison: its training goes on with NaN values (its
     history records ``diverged_at``), every metric of that seed is NaN (loss, accuracy,
     conflict), and the comparison it enters is decided by :mod:`wormhole.stats`' rule for
-    diverged runs. ``MethodResult.diverged()`` lists the seeds that diverged in training."""
+    diverged runs. ``MethodResult.diverged()`` lists the seeds that diverged in training.
+
+    ``resume``: ``{label: (seeds, checkpoint)}``: that method's runs with those ``seeds`` go on
+    from ``checkpoint`` (written by :func:`~wormhole.meta_train_seeds` with the same settings, e.g.
+    by :func:`wormhole.tuning.converged_budget`) up to ``iterations``, exactly as if trained in one
+    go; its other seeds train from the start."""
     seeds = list(seeds)
     results = {}
     usage_batch = eval_tasks.sample(min(n_eval, 256), torch.Generator().manual_seed(stream_seed(eval_seed, "eval") + 1))
     for label, learner in learners.items():
         t0 = time.perf_counter()
-        runs: list[Run] = meta_train_seeds(learner, train_tasks, seeds, iterations, meta_batch, meta_lr,
-                                           progress=progress, log_every=log_every, device=device,
-                                           seed_chunk=seed_chunk, on_nonfinite="continue")
+        train = dict(progress=progress, log_every=log_every, device=device, on_nonfinite="continue")
+        with phase("comparison: training"):
+            if label in (resume or {}):
+                done, path = resume[label]
+                done = [s for s in seeds if s in set(done)]
+                rest = [s for s in seeds if s not in set(done)]
+                by_seed = {r.seed: r for r in meta_train_seeds(learner, train_tasks, done, iterations, meta_batch,
+                                                               meta_lr, checkpoint=path, **train)}
+                if rest:
+                    by_seed.update({r.seed: r for r in meta_train_seeds(learner, train_tasks, rest, iterations,
+                                                                        meta_batch, meta_lr, seed_chunk=seed_chunk,
+                                                                        **train)})
+                runs: list[Run] = [by_seed[s] for s in seeds]
+            else:
+                runs = meta_train_seeds(learner, train_tasks, seeds, iterations, meta_batch, meta_lr,
+                                        seed_chunk=seed_chunk, **train)
         wall = time.perf_counter() - t0
-        evals: list[Evaluation] = [evaluate(r.learner, eval_tasks, n_eval, steps, eval_seed, device=device)
-                                   for r in runs]
-        usage = [adaptation_statistics(r.learner, usage_batch.to(next(r.learner.parameters()).device)) for r in runs]
+        with phase("comparison: evaluation"):
+            evals: list[Evaluation] = [evaluate(r.learner, eval_tasks, n_eval, steps, eval_seed, device=device)
+                                       for r in runs]
+        with phase("comparison: adaptation statistics"):
+            usage = [adaptation_statistics(r.learner, usage_batch.to(next(r.learner.parameters()).device))
+                     for r in runs]
         usage = usage if usage[0] else []  # the learner's own statistics of what it adapted, if any
         meta = learner.meta_parameters()
         own = {k: float(v.detach().float().mean()) for k, v in meta.items() if k not in learner.network_keys(meta)}

@@ -586,8 +586,13 @@ def tuning_table(metrics: dict[str, dict]) -> str:
     for problem, key in PROBLEMS:
         for c in [m for m in metrics.values() if m.get("config", {}).get("problem") == key and tuned(m)]:
             conv = c["config"].get("convergence", {})
-            trained = (f"; the selected settings trained for {c['config']['iterations']} meta-iterations "
-                       f"({'MAML converged' if conv.get('converged') else 'MAML not converged: cap reached'}) "
+            moving = [m for m, r in conv.get("methods", {}).items() if not r["converged"]]
+            state = ("every method converged" if conv.get("converged") else
+                     f"not converged at the cap: {', '.join(moving) or 'MAML'}")
+            per_method = "; ".join(f"{m} flat at {r['iterations']}" if r["converged"] else f"{m} still moving"
+                                   for m, r in conv.get("methods", {}).items())
+            trained = (f"; the selected settings trained for {c['config']['iterations']} meta-iterations, the "
+                       f"largest budget any method needed ({state}{': ' + per_method if per_method else ''}) "
                        f"on {len(c['config']['seeds'])} fresh seeds" if conv else "")
             moved = "; ".join(f"{name}: " + ", ".join(f"{q} {a:.3g} → {b:.3g}" for q, (a, b) in
                                                       m.get("meta_learned", {}).items())

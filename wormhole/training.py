@@ -29,6 +29,7 @@ from .diagnostics import conflict_per_copy
 from .learners.base import HYPER_PREFIX, MetaLearner, Params
 from .seeding import stream_seed
 from .tasks.base import TaskBatch, TaskFamily
+from .timing import phase
 
 
 @dataclass
@@ -242,7 +243,8 @@ def _log_diagnostics(run: _Training, it: int, batches: list[TaskBatch], adapted:
     """Log the gradient conflict and the learner's adapted statistics of each copy (before its step)."""
     subsets = [b.select(slice(0, run.conflict_tasks)).to(run.device) for b in batches]
     stacked = [torch.stack(ts).repeat(len(run.learners), *[1] * ts[0].dim()) for ts in zip(*(b.tensors() for b in subsets))]
-    conflicts = conflict_per_copy(run.learner, {**run.meta, **run.hyper}, *stacked)
+    with phase("diagnostics: gradient conflict"):
+        conflicts = conflict_per_copy(run.learner, {**run.meta, **run.hyper}, *stacked)
     for i, h in enumerate(run.histories):
         b = batches[i % len(run.seeds)]
         meta = _copy_meta(run, i)

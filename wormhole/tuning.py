@@ -62,6 +62,7 @@ from .seeding import seed_sets, stream_seed
 from .learners import MAML, LearnedScale, LearnedStep, MetaLearner, Wormhole
 from .report import SETTINGS, selected_table, setting_values, short
 from .stats import Paired, fmt, mean_ci, paired
+from .timing import phase
 from .tasks.base import TaskFamily
 from .training import check_sweep, meta_train_seeds, meta_train_sweep
 
@@ -95,21 +96,22 @@ def evenly(values: list, k: int) -> list:
 def standard_grids(model: nn.Module, loss, inner_lr: float, k: int = 12, steps: int = 1,
                    first_order: bool = False, decades: float = 1.0, wormhole_factors=(1.0, 10.0, 100.0),
                    learned_factor: float = 1.0, w0s=(0.1, 0.5, 1.0)) -> dict[str, list[MetaLearner]]:
-    """The book's grids, ``k`` configurations per method (an equal budget), around ``inner_lr``:
+    """The book's grids: ``k`` configurations per method (an equal budget) that all explore the
+    inner rate α on **one shared grid**, ``log_grid(inner_lr, decades, k)``: configuration ``j`` of
+    every method has the same α, the ``j``-th value (so every method explores α at the same
+    resolution, over the same range). What a method adds varies with ``j`` as well:
 
-    * ``"MAML"``: α = ``log_grid(inner_lr, decades, k)``;
-    * ``"learned step"`` (:class:`~wormhole.LearnedStep`): the same ``k`` values as α's initial value;
-    * ``"Wormhole"``: the product α × α_w × w₀ with α_w ∈ ``wormhole_factors``·α plus a learned
-      α_w (``learn_wormhole_lr=True``, starting at ``learned_factor``·α) and w₀ ∈ ``w0s``, where α
-      takes ``n = ceil(k / (len(wormhole_factors) + 1) / len(w0s))`` values
-      ``log_grid(inner_lr, decades, n)`` (with the defaults, 12 configurations per α value, so
-      ``k = 12`` keeps α at ``inner_lr`` and ``k = 36`` tries three α); a product larger than ``k``
-      is cut to ``k`` entries spread evenly over it (:func:`evenly`);
-    * ``"learned scale"`` (:class:`~wormhole.LearnedScale`): α × w₀ with α taking
-      ``ceil(k / len(w0s))`` log-spaced values, cut to ``k`` the same way.
+    * ``"MAML"``: α alone;
+    * ``"learned step"`` (:class:`~wormhole.LearnedStep`): α as the meta-learned rate's start;
+    * ``"Wormhole"``: one of the ``(len(wormhole_factors) + 1) × len(w0s)`` combinations of α_w ∈
+      ``wormhole_factors``·α or a learned α_w (``learn_wormhole_lr=True``, starting at
+      ``learned_factor``·α) with w₀ ∈ ``w0s``, taken in a stride coprime with their number, so that
+      neighbouring α values get different combinations and (for ``k`` a multiple of their number)
+      every combination meets α across its whole range equally often;
+    * ``"learned scale"`` (:class:`~wormhole.LearnedScale`): w₀ ∈ ``w0s`` the same way.
 
-    Every learner gets its own copy of ``model``. ``decades >= 1`` keeps MAML's range at least
-    one decade either side of ``inner_lr`` (the protocol's minimum).
+    Every learner gets its own copy of ``model``. ``decades >= 1`` keeps the range at least one
+    decade either side of ``inner_lr`` (the protocol's minimum).
     """
     k = _checks.count("k", k)
     common = dict(loss=loss, steps=steps, first_order=first_order)
@@ -118,23 +120,30 @@ def standard_grids(model: nn.Module, loss, inner_lr: float, k: int = 12, steps: 
         return copy.deepcopy(model)
 
     alphas = log_grid(inner_lr, decades, k)
-    n_rates = len(wormhole_factors) + 1
-    wormhole_alphas = log_grid(inner_lr, decades, math.ceil(k / n_rates / len(w0s)))
+    combos = list(itertools.product(list(wormhole_factors) + ["learned"], w0s))
     wormhole = []
-    for a, rate, w0 in itertools.product(wormhole_alphas, list(wormhole_factors) + ["learned"], w0s):
+    for j, a in enumerate(alphas):
+        rate, w0 = combos[(j * _stride(len(combos))) % len(combos)]
         if rate == "learned":
             wormhole.append(Wormhole(m(), inner_lr=a, wormhole_lr=learned_factor * a, learn_wormhole_lr=True,
                                      wormhole_init=w0, **common))
         else:
             wormhole.append(Wormhole(m(), inner_lr=a, wormhole_lr=rate * a, wormhole_init=w0, **common))
-    scale_alphas = log_grid(inner_lr, decades, math.ceil(k / len(w0s)))
     return {
         "MAML": [MAML(m(), inner_lr=a, **common) for a in alphas],
-        "Wormhole": evenly(wormhole, k),
-        "learned scale": evenly([LearnedScale(m(), inner_lr=a, wormhole_init=w0, **common)
-                                 for a, w0 in itertools.product(scale_alphas, w0s)], k),
+        "Wormhole": wormhole,
+        "learned scale": [LearnedScale(m(), inner_lr=a, wormhole_init=w0s[(j * _stride(len(w0s))) % len(w0s)],
+                                       **common) for j, a in enumerate(alphas)],
         "learned step": [LearnedStep(m(), inner_lr=a, **common) for a in alphas],
     }
+
+
+def _stride(n: int) -> int:
+    """The smallest step > 1 coprime with ``n`` (1 for ``n <= 2``): walking ``0, s, 2s, ...`` mod ``n``
+    visits every index once per ``n`` steps, and neighbours differ."""
+    if n <= 2:
+        return 1
+    return next(s for s in range(2, n + 1) if math.gcd(s, n) == 1)
 
 
 def grid_table(grids: dict, title: str = ""):
@@ -347,13 +356,15 @@ def tune(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily | No
         grid = list(grid)
         runs: list = [None] * len(grid)
         for group in _groups(grid):
-            swept = meta_train_sweep([grid[j] for j in group], train_tasks, seeds, iterations, meta_batch, meta_lr,
-                                     progress, None, log_every, device, seed_chunk=seed_chunk,
-                                     on_nonfinite="continue")
+            with phase("tuning: training"):
+                swept = meta_train_sweep([grid[j] for j in group], train_tasks, seeds, iterations, meta_batch,
+                                         meta_lr, progress, None, log_every, device, seed_chunk=seed_chunk,
+                                         on_nonfinite="continue")
             for j, r in zip(group, swept):
                 runs[j] = r
-        per_seed = np.array([validation_scores(r, validation_tasks, n_validation, validation_seed, metric, device)
-                             for r in runs])
+        with phase("tuning: validation"):
+            per_seed = np.array([validation_scores(r, validation_tasks, n_validation, validation_seed, metric,
+                                                   device) for r in runs])
         diverged = ~np.isfinite(per_seed)
         if diverged.any(1).all():
             raise ValueError(f"every configuration of {name!r} diverged; widen or move its grid")
@@ -417,19 +428,51 @@ def compare_selected(name: str, tuning: Tuning, train_tasks: TaskFamily, eval_ta
 # ---------------------------------------------------------------- converged budgets
 @dataclass
 class Convergence:
-    """What :func:`converged_budget` tried: ``checks`` holds, per budget, the iterations, the
-    change of the mean validation loss over the last 20% of training and the 95% CI
-    half-width of the validation loss at the end; ``iterations`` is the budget it settled on."""
+    """What :func:`converged_budget` tried: ``checks`` holds, per budget, the iterations, the mean
+    per-seed change of the validation score over the last :data:`FLAT_TAIL` of training and the
+    95% CI half-width of that change (paired by seed); ``iterations`` is the budget it settled on."""
 
     iterations: int
     converged: bool
     checks: list
 
     def __str__(self) -> str:
-        lines = [f"{c['iterations']:>7} iterations: change over the last 20% {c['change']:+.4f}, "
+        lines = [f"{c['iterations']:>7} iterations: change over the last {FLAT_TAIL:.0%} {c['change']:+.4f}, "
                  f"CI ±{c['ci']:.4f} → {'flat' if c['flat'] else 'still moving'}" for c in self.checks]
         verdict = "converged" if self.converged else "NOT converged (the cap was reached)"
         return "\n".join(lines + [f"{verdict} at {self.iterations} iterations"])
+
+
+@dataclass
+class Budget:
+    """The budget every selected method trains for (:func:`fair_fight`): the largest that any of
+    them needed to converge (:func:`converged_budget`, one per method), the cap where one never
+    did. ``converged`` is False when some method was still moving at the cap."""
+
+    iterations: int
+    methods: dict
+
+    @property
+    def converged(self) -> bool:
+        return all(c.converged for c in self.methods.values())
+
+    @property
+    def not_converged(self) -> list[str]:
+        """The methods still moving at the cap."""
+        return [name for name, c in self.methods.items() if not c.converged]
+
+    def record(self) -> dict:
+        return {"iterations": self.iterations, "converged": self.converged,
+                "methods": {name: {"iterations": c.iterations, "converged": c.converged, "checks": c.checks}
+                            for name, c in self.methods.items()}}
+
+    def __str__(self) -> str:
+        lines = []
+        for name, c in self.methods.items():
+            lines += [f"{name}:"] + ["  " + line for line in str(c).splitlines()]
+        tail = ("every method converged" if self.converged else
+                f"NOT converged at the cap: {', '.join(self.not_converged)}")
+        return "\n".join(lines + [f"all methods train for {self.iterations} iterations ({tail})"])
 
 
 def budgets(start: int, cap: int, growth: float = 2.0) -> list[int]:
@@ -445,19 +488,33 @@ def budgets(start: int, cap: int, growth: float = 2.0) -> list[int]:
     return out
 
 
+def tail_change(before, after, level: float = 0.95) -> tuple[float, float, bool]:
+    """The convergence rule on per-seed validation scores ``before`` (at ``(1 − FLAT_TAIL)·N``) and
+    ``after`` (at ``N``): ``(mean change, CI half-width of the change, flat)``. Paired by seed: the
+    curve is flat when the mean change lies within its own CI (not significantly different from 0
+    at ``level``); a non-finite score (a diverged run) is never flat."""
+    change = np.asarray(after, dtype=float) - np.asarray(before, dtype=float)
+    mean = float(np.mean(change))
+    ci = float(mean_ci(change, level=level)[1])
+    return mean, ci, bool(np.isfinite(mean) and np.isfinite(ci) and abs(mean) <= ci)
+
+
 def converged_budget(learner: MetaLearner, train_tasks: TaskFamily, validation_tasks: TaskFamily, seeds,
                      start: int = 500, cap: int = 16000, growth: float = 2.0, meta_batch: int = 25,
                      meta_lr: float = 1e-3, n_validation: int = 500, validation_seed: int = 0,
                      log_every: int = 50, progress: bool = True, device="auto", workdir=None,
-                     metric: str = "loss") -> Convergence:
-    """Grow the training budget of ``learner`` (the selected MAML) until its validation curve is flat.
+                     metric: str = "loss", keep: str | None = None) -> Convergence:
+    """Grow the training budget of ``learner`` until its validation curve is flat.
 
     For each budget N of :func:`budgets` (``start``, ``start·growth``, ... ≤ ``cap``), the learner is
     trained (one continuous run per seed, resumed from a checkpoint between budgets, so nothing is
     trained twice) and scored on the validation stream (``metric``, :func:`validation_scores`) at
-    ``(1 − FLAT_TAIL)·N`` and ``N``. The curve is flat when ``|mean_s(L_N − L_(1−FLAT_TAIL)N)|`` is
-    below the 95% CI half-width of ``L_N`` over seeds.
-    Returns the first flat budget, or the last one tried with ``converged=False``.
+    ``(1 − FLAT_TAIL)·N`` and ``N``. The curve is flat when the change over that tail, paired by
+    seed (``L_N,s − L_(1−FLAT_TAIL)N,s``), is not significantly different from 0: its mean lies
+    within its own 95% CI half-width. Returns the first flat budget, or the last one tried with
+    ``converged=False``. With ``keep`` (a file path), the runs' checkpoint at the returned budget
+    is left there, so that training can go on from it (:func:`wormhole.experiments.compare`'s
+    ``resume``) instead of starting again.
     """
     seeds = [int(s) for s in seeds]
     if len(seeds) < 2:
@@ -465,20 +522,20 @@ def converged_budget(learner: MetaLearner, train_tasks: TaskFamily, validation_t
     plan = budgets(start, cap, growth)
     checks = []
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        path = os.path.join(tmp, "converge.pt")
+        path = keep if keep is not None else os.path.join(tmp, "converge.pt")
 
         def score_at(n):
-            runs = meta_train_seeds(learner, train_tasks, seeds, n, meta_batch, meta_lr, progress, path, log_every,
-                                    device, on_nonfinite="continue")
+            with phase("convergence: training"):
+                runs = meta_train_seeds(learner, train_tasks, seeds, n, meta_batch, meta_lr, progress, path,
+                                        log_every, device, on_nonfinite="continue")
             # a diverged run scores worst (validation_scores), so its curve never looks flat
-            return validation_scores(runs, validation_tasks, n_validation, validation_seed, metric, device)
+            with phase("convergence: validation"):
+                return validation_scores(runs, validation_tasks, n_validation, validation_seed, metric, device)
 
         for n in plan:
             before, after = score_at(round((1 - FLAT_TAIL) * n)), score_at(n)
-            change = float(np.mean(after - before))
-            ci = float(mean_ci(after)[1])
-            flat = bool(np.isfinite(change) and abs(change) < ci)
-            checks.append({"iterations": n, "change": change, "ci": ci, "flat": flat,
+            mean, ci, flat = tail_change(before, after)
+            checks.append({"iterations": n, "change": mean, "ci": ci, "flat": flat,
                            "validation_score": float(np.mean(after))})
             if flat:
                 return Convergence(n, True, checks)
@@ -488,19 +545,21 @@ def converged_budget(learner: MetaLearner, train_tasks: TaskFamily, validation_t
 # ---------------------------------------------------------------- the whole protocol in one call
 @dataclass
 class FairFight:
-    """One problem's fair fight (:func:`fair_fight`): the tuning, the converged budget and the
-    comparison of the selected settings (with the package defaults) on fresh seeds."""
+    """One problem's fair fight (:func:`fair_fight`): the tuning, the budget every selected method
+    trained for (with each method's convergence) and the comparison of the selected settings
+    (with the package defaults) on fresh seeds."""
 
     tuning: Tuning
-    convergence: Convergence
+    convergence: Budget
     comparison: Comparison
 
     def summary(self) -> str:
         """Plain text: the iterations used and why."""
+        state = ("every method converged" if self.convergence.converged else
+                 f"NOT converged at the cap: {', '.join(self.convergence.not_converged)}")
         return (f"{self.comparison.name}: tuned with {self.tuning.budget['configurations']} configurations × "
                 f"{self.tuning.budget['iterations']} iterations × {len(self.tuning.budget['seeds'])} seeds per method; "
-                f"selected settings retrained for {self.convergence.iterations} iterations "
-                f"({'MAML converged' if self.convergence.converged else 'MAML NOT converged: the cap was reached'}) "
+                f"selected settings retrained for {self.convergence.iterations} iterations ({state}) "
                 f"on {len(self.comparison.config['seeds'])} fresh seeds")
 
 
@@ -510,35 +569,46 @@ def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: Task
                n_validation: int = 500, n_eval: int = 500, eval_seed: int = 1234, log_every: int = 50,
                progress: bool = True, device="auto", seed_chunk: int | None = None,
                metric: str | None = None) -> FairFight:
-    """The book's protocol for one problem, in order: :func:`tune` every method's grid with the
-    same budget (``tune_iterations`` × ``tuning_seeds``) and select on the validation stream;
-    :func:`converged_budget` for the selected MAML (from ``converge_start`` up to ``converge_cap``
-    iterations, never fewer than ``tune_iterations``), on the validation stream of the first
-    replication set of the fresh ``seeds`` (:func:`wormhole.seeding.seed_sets`; two tuning seeds
-    would give so wide a CI that any curve looks flat);
-    :func:`compare_selected` with those fresh ``seeds`` at that budget, the ``defaults``
-    (``{label: learner}``) trained beside them.
+    """The book's protocol for one problem, in order:
+
+    1. :func:`tune` every method's grid with the same budget (``tune_iterations`` ×
+       ``tuning_seeds``) and select on the validation tasks;
+    2. :func:`converged_budget` for **every** selected method (from ``converge_start`` up to
+       ``converge_cap`` iterations, never fewer than ``tune_iterations``), on the validation tasks
+       and the first replication set of the fresh ``seeds`` (:func:`wormhole.seeding.seed_sets`;
+       two tuning seeds would give so wide a CI that any curve looks flat); every method then
+       trains for the **largest** budget any of them needed (the cap where one never converged,
+       which the record says);
+    3. :func:`compare_selected` on all the fresh ``seeds`` at that budget, the ``defaults``
+       (``{label: learner}``) trained beside them. The first set's runs go on from where their
+       convergence left them (the same runs, not trained twice) unless ``seed_chunk`` splits the
+       seeds.
 
     ``validation_tasks`` defaults to ``train_tasks.validation()`` (the same family, whose *stream*
     differs; an image family's validation split), seeded by the first tuning seed; the selection
     and convergence score ``metric`` (default: :func:`wormhole.evaluation.judged_metric` of the
-    family's loss). The convergence record is kept under ``comparison.config["convergence"]``."""
+    family's loss). The budget record is kept under ``comparison.config["convergence"]``."""
     validation_tasks = train_tasks.validation() if validation_tasks is None else validation_tasks
     common = dict(meta_batch=meta_batch, meta_lr=meta_lr, n_validation=n_validation, log_every=log_every,
                   progress=progress, device=device)
     tuning = tune(grids, train_tasks, validation_tasks, tune_iterations, tuning_seeds, seed_chunk=seed_chunk,
                   metric=metric, **common)
     common.update(validation_seed=tuning.budget["validation_seed"], metric=tuning.budget["metric"])
-    # the budget is decided on the first replication set of the fresh seeds; the second only replicates
-    convergence = converged_budget(tuning["MAML"].selected_learner, train_tasks, validation_tasks, seed_sets(seeds)[0],
-                                   start=max(converge_start, tune_iterations),
-                                   cap=max(converge_cap, converge_start, tune_iterations), **common)
-    comparison = compare_selected(name, tuning, train_tasks, eval_tasks, seeds, iterations=convergence.iterations,
-                                  defaults=defaults, n_eval=n_eval, eval_seed=eval_seed, log_every=log_every,
-                                  progress=progress, device=device, seed_chunk=seed_chunk)
-    comparison.config["convergence"] = {"iterations": convergence.iterations, "converged": convergence.converged,
-                                        "checks": convergence.checks}
-    return FairFight(tuning, convergence, comparison)
+    first = seed_sets(seeds)[0]
+    start = max(converge_start, tune_iterations)
+    cap = max(converge_cap, converge_start, tune_iterations)
+    with tempfile.TemporaryDirectory() as tmp:
+        kept = {label: os.path.join(tmp, f"{i}.pt") for i, label in enumerate(tuning.methods)}
+        methods = {label: converged_budget(learner, train_tasks, validation_tasks, first, start=start, cap=cap,
+                                           keep=kept[label], **common)
+                   for label, learner in tuning.selected().items()}
+        budget = Budget(max(c.iterations for c in methods.values()), methods)
+        resume = {label: (first, path) for label, path in kept.items()} if seed_chunk is None else None
+        comparison = compare_selected(name, tuning, train_tasks, eval_tasks, seeds, iterations=budget.iterations,
+                                      defaults=defaults, n_eval=n_eval, eval_seed=eval_seed, log_every=log_every,
+                                      progress=progress, device=device, seed_chunk=seed_chunk, resume=resume)
+    comparison.config["convergence"] = budget.record()
+    return FairFight(tuning, budget, comparison)
 
 
 # ---------------------------------------------------------------- where the wormhole helps
@@ -618,9 +688,10 @@ def landscape(comparison: Comparison, template, wormhole_lrs, w0s, train_tasks: 
     args = {k: v for k, v in template._arguments.items() if k not in ("model", "wormhole_lr", "wormhole_init")}
     grid = [Wormhole(copy.deepcopy(template.model), **args, wormhole_lr=a, wormhole_init=w)
             for a in wormhole_lrs for w in w0s]
-    runs = meta_train_sweep(grid, train_tasks, cfg["seeds"], cfg["iterations"], cfg["meta_batch"], cfg["meta_lr"],
-                            progress, None, log_every=max(cfg["iterations"], 1), device=device,
-                            on_nonfinite="continue")
+    with phase("landscape: training"):
+        runs = meta_train_sweep(grid, train_tasks, cfg["seeds"], cfg["iterations"], cfg["meta_batch"],
+                                cfg["meta_lr"], progress, None, log_every=max(cfg["iterations"], 1), device=device,
+                                on_nonfinite="continue")
     base = comparison[baseline].per_seed(steps, metric)
     usage_batch = eval_tasks.sample(min(cfg["n_eval"], 256),
                                     torch.Generator().manual_seed(stream_seed(cfg["eval_seed"], "eval") + 1))
@@ -647,6 +718,6 @@ def landscape(comparison: Comparison, template, wormhole_lrs, w0s, train_tasks: 
                      np.array(flips, dtype=float).reshape(shape))
 
 
-__all__ = ["METHODS", "SELECTION_RULE", "Convergence", "FairFight", "Landscape", "MethodTuning", "Tuning",
-           "budgets", "carry_over", "compare_selected", "converged_budget", "evenly", "fair_fight", "grid_table", "landscape",
+__all__ = ["METHODS", "SELECTION_RULE", "Budget", "Convergence", "FairFight", "Landscape", "MethodTuning", "Tuning",
+           "budgets", "carry_over", "tail_change", "compare_selected", "converged_budget", "evenly", "fair_fight", "grid_table", "landscape",
            "log_grid", "standard_grids", "tune", "validation_scores"]

@@ -145,7 +145,65 @@ class TimingsTransform(SphinxPostTransform):
                 f"All chapters: {total:.0f} s ({total / 60:.1f} min) of execution at {mode}, on "
                 f"{os.cpu_count()} CPU cores of the machine that built this book{side_by_side}"
                 + (f"; {failed} chapter(s) failed." if failed else ".")))
-            node.replace_self([summary, table])
+            node.replace_self([summary, table, *_phase_tables(records)])
+
+
+def _phase_records() -> dict:
+    """``{chapter: {phase: {"seconds", "calls"}}}`` from the ``timing-<chapter>.json`` files the
+    chapters saved beside their metrics (``wormhole.book.save_timing``) in this build."""
+    import json
+    from pathlib import Path
+
+    folder = os.environ.get("WORMHOLE_METRICS_DIR")
+    if not folder or not Path(folder).is_dir():
+        return {}
+    out = {}
+    for path in sorted(Path(folder).glob("timing-*.json")):
+        data = json.loads(path.read_text())
+        out[data["chapter"]] = data["phases"]
+    return out
+
+
+def _phase_tables(records: dict) -> list:
+    """Per chapter that timed its phases: where its time went, longest phase first, with the rest
+    of the chapter (figures, set-up, its own cells) as the remainder."""
+    phases = _phase_records()
+    if not phases:
+        return []
+    out = [nodes.paragraph(text=(
+        "Where each chapter's time went, from timers the package records as it runs (wormhole.timing; "
+        "a phase nested in another, such as the gradient conflict logged during training, counts "
+        "only in the inner one). The rest is the chapter's own cells: figures, set-up and the "
+        "package defaults of Part 1 where they are not timed."))]
+    for doc in sorted(records):
+        chapter = doc.rsplit("/", 1)[-1]
+        if chapter not in phases:
+            continue
+        runtime = records[doc].get("runtime") or 0.0
+        rows = [(name, p["seconds"], p["calls"]) for name, p in phases[chapter].items()]
+        timed = sum(r[1] for r in rows)
+        rows.append(("the rest of the chapter", max(runtime - timed, 0.0), None))
+        table = nodes.table(classes=["colwidths-auto"])
+        group = nodes.tgroup(cols=4)
+        table += group
+        for _ in range(4):
+            group += nodes.colspec(colwidth=25)
+        head = nodes.thead()
+        group += head
+        row = nodes.row()
+        for name in (chapter, "Seconds", "Share", "Calls"):
+            row += nodes.entry("", nodes.paragraph(text=name))
+        head += row
+        body = nodes.tbody()
+        group += body
+        for name, seconds, calls in rows:
+            row = nodes.row()
+            share = f"{seconds / runtime:.0%}" if runtime else "–"
+            for text in (name, f"{seconds:.0f}", share, "–" if calls is None else str(calls)):
+                row += nodes.entry("", nodes.paragraph(text=text))
+            body += row
+        out.append(table)
+    return out
 
 
 def always_refresh_timings(app, env, added, changed, removed):
