@@ -315,7 +315,7 @@ def validation_scores(runs, tasks: TaskFamily, n_tasks: int, seed: int, metric: 
 
 def tune(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily | None, iterations: int, seeds,
          meta_batch: int = 25, meta_lr: float = 1e-3, n_validation: int = 500, validation_seed: int | None = None,
-         log_every: int = 50, progress: bool = True, device="auto", seed_chunk: int | None = None,
+         log_every: int | None = None, progress: bool = True, device="auto", seed_chunk: int | None = None,
          keep_runs: bool = False, metric: str | None = None) -> Tuning:
     """Train every configuration of every method's grid with the same budget, score each on the
     validation stream and select one per method (see the module's rule, :data:`SELECTION_RULE`).
@@ -332,6 +332,9 @@ def tune(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily | No
             loss (:func:`wormhole.evaluation.judged_metric`).
         iterations, seeds, meta_batch, meta_lr: the budget, the same for every configuration.
         n_validation: validation tasks per run.
+        log_every: how often the runs log their diagnostics (gradient conflict, ...); ``None``: once,
+            at the start, since selection reads only the validation score and per-task
+            meta-gradients for every configuration would cost more than the training they describe.
         keep_runs: keep every trained run in ``Tuning.runs[method]`` (``[config][seed]``).
 
     Raises:
@@ -358,8 +361,8 @@ def tune(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily | No
         for group in _groups(grid):
             with phase("tuning: training"):
                 swept = meta_train_sweep([grid[j] for j in group], train_tasks, seeds, iterations, meta_batch,
-                                         meta_lr, progress, None, log_every, device, seed_chunk=seed_chunk,
-                                         on_nonfinite="continue")
+                                         meta_lr, progress, None, log_every or max(iterations, 1), device,
+                                         seed_chunk=seed_chunk, on_nonfinite="continue")
             for j, r in zip(group, swept):
                 runs[j] = r
         with phase("tuning: validation"):
@@ -592,7 +595,7 @@ def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: Task
     common = dict(meta_batch=meta_batch, meta_lr=meta_lr, n_validation=n_validation, log_every=log_every,
                   progress=progress, device=device)
     tuning = tune(grids, train_tasks, validation_tasks, tune_iterations, tuning_seeds, seed_chunk=seed_chunk,
-                  metric=metric, **common)
+                  metric=metric, **{k: v for k, v in common.items() if k != "log_every"})
     common.update(validation_seed=tuning.budget["validation_seed"], metric=tuning.budget["metric"])
     first = seed_sets(seeds)[0]
     start = max(converge_start, tune_iterations)
