@@ -299,3 +299,11 @@ def test_a_comparison_shows_how_far_the_meta_learned_quantities_moved():
     ends = [float(r.learner.wormhole_init.detach().mean()) for r in c["W"].runs]
     assert moved["wormhole_init"][1] == pytest.approx(np.mean(ends)) and moved["wormhole_init"][1] != 0.5
     assert c.summary()["methods"]["W"]["meta_learned"] == moved
+
+
+def test_a_set_too_small_to_judge_is_named_not_called_unreplicated():
+    c = _replicated(0.05, 0.05, n=1)       # two seeds: one per set
+    (claim,) = report.claims({"t": c}, keys=["helps-threshold"])
+    assert claim.set_verdicts == (report.TOO_FEW_SEEDS, report.TOO_FEW_SEEDS)
+    assert claim.verdict == report.TOO_FEW_SEEDS and claim.verdict in report.FINAL_WORDS
+    assert report.TOO_FEW_SEEDS in report.describe(claim)

@@ -105,7 +105,9 @@ class Evidence:
 
 #: the final word of a claim: its verdict where both seed sets agree, else "not replicated"
 NOT_REPLICATED = "not replicated"
-FINAL_WORDS = (*VERDICTS, NOT_REPLICATED)
+#: the final word where a seed set has too few seeds (fewer than 2 in some comparison) to be judged
+TOO_FEW_SEEDS = "too few seeds"
+FINAL_WORDS = (*VERDICTS, NOT_REPLICATED, TOO_FEW_SEEDS)
 
 
 def restrict(comparison: dict, which: int) -> dict:
@@ -229,11 +231,14 @@ class Claim:
     @property
     def verdict(self) -> str:
         """The claim's final word: the verdict of the two seed sets where they agree, else
-        ``"not replicated"`` (``"no measurements"`` when nothing measured it)."""
+        ``"not replicated"`` (``"no measurements"`` when nothing measured it, ``"too few seeds"`` when
+        a set cannot be judged)."""
         if not self.judgement:
             return "no measurements"
         words = set(self.set_verdicts)
-        return words.pop() if len(words) == 1 and words <= set(VERDICTS) else NOT_REPLICATED
+        if TOO_FEW_SEEDS in words:
+            return TOO_FEW_SEEDS
+        return words.pop() if len(words) == 1 else NOT_REPLICATED
 
     def unit_outcomes(self) -> list[tuple[list[Evidence], str]]:
         """``(unit, outcome)`` for every judged unit."""
@@ -280,7 +285,7 @@ def _judge_set(units: list[list[Candidate]], which: int):
         for c, b, k, m, s in unit:
             r = restricted.setdefault(id(c), restrict(c, which))
             if len(r["config"]["seeds"]) < 2:
-                return "too few seeds"
+                return TOO_FEW_SEEDS
             row.append(compare_saved(r, b, k, m, s, n_comparisons=len(units)).result)
         out.append(row)
     return judge_units(out)
@@ -609,6 +614,9 @@ def describe(claim: Claim) -> str:
     if not claim.judgement:
         return f"{claim.claim}: no measurements."
     sets = " and ".join(claim.set_verdicts)
+    if claim.verdict == TOO_FEW_SEEDS:
+        return (f"{claim.claim}: a seed set has **{TOO_FEW_SEEDS}** to be judged on its own (both pooled: "
+                f"{claim.pooled_verdict}).")
     if claim.verdict == NOT_REPLICATED:
         return (f"{claim.claim}: **{NOT_REPLICATED}** (the two disjoint seed sets say {sets}; both pooled: "
                 f"{claim.pooled_verdict}).")
@@ -622,6 +630,6 @@ def describe(claim: Claim) -> str:
 
 __all__ = ["ABLATIONS", "CONFLICT_BASELINES", "SETTINGS", "Claim", "Evidence", "against_maml", "carried_over", "claims",
            "selection_metric", "strongest", "trained_steps", "CHAPTER_METRICS", "missing_chapters", "FINAL_WORDS",
-           "NOT_REPLICATED", "restrict", "compare_saved", "describe", "fmt", "forest_plot", "html_table",
+           "NOT_REPLICATED", "TOO_FEW_SEEDS", "restrict", "compare_saved", "describe", "fmt", "forest_plot", "html_table",
            "judge_claim", "learned", "learned_by", "load", "per_seed", "save_metrics", "selected_table", "setting_values", "tuned",
            "tuning_table"]
