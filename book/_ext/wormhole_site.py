@@ -92,6 +92,24 @@ def _executed_in_this_build(data: dict) -> bool:
     return data.get("method") != "cache" or (data.get("mtime") or 0.0) >= BUILD_STARTED
 
 
+def _table(header: tuple) -> tuple:
+    """An empty docutils table with ``header`` (equal columns): ``(table, body)`` to add rows to."""
+    table = nodes.table(classes=["colwidths-auto"])
+    group = nodes.tgroup(cols=len(header))
+    table += group
+    for _ in header:
+        group += nodes.colspec(colwidth=25)
+    head = nodes.thead()
+    group += head
+    row = nodes.row()
+    for name in header:
+        row += nodes.entry("", nodes.paragraph(text=name))
+    head += row
+    body = nodes.tbody()
+    group += body
+    return table, body
+
+
 class TimingsTransform(SphinxPostTransform):
     default_priority = 8  # before the references are resolved
 
@@ -99,19 +117,7 @@ class TimingsTransform(SphinxPostTransform):
         env = self.env
         records = _exec_data(env)
         for node in list(self.document.findall(timings_placeholder)):
-            table = nodes.table(classes=["colwidths-auto"])
-            group = nodes.tgroup(cols=4)
-            table += group
-            for _ in range(4):
-                group += nodes.colspec(colwidth=25)
-            head = nodes.thead()
-            group += head
-            row = nodes.row()
-            for name in ("Chapter", "Seconds", "Executed", "Outcome"):
-                row += nodes.entry("", nodes.paragraph(text=name))
-            head += row
-            body = nodes.tbody()
-            group += body
+            table, body = _table(("Chapter", "Seconds", "Executed", "Outcome"))
             total, failed = 0.0, 0
             for doc in sorted(records):   # file order = chapter order
                 data = records[doc]
@@ -183,19 +189,7 @@ def _phase_tables(records: dict) -> list:
         rows = [(name, p["seconds"], p["calls"]) for name, p in phases[chapter].items()]
         timed = sum(r[1] for r in rows)
         rows.append(("the rest of the chapter", max(runtime - timed, 0.0), None))
-        table = nodes.table(classes=["colwidths-auto"])
-        group = nodes.tgroup(cols=4)
-        table += group
-        for _ in range(4):
-            group += nodes.colspec(colwidth=25)
-        head = nodes.thead()
-        group += head
-        row = nodes.row()
-        for name in (chapter, "Seconds", "Share", "Calls"):
-            row += nodes.entry("", nodes.paragraph(text=name))
-        head += row
-        body = nodes.tbody()
-        group += body
+        table, body = _table((chapter, "Seconds", "Share", "Calls"))
         for name, seconds, calls in rows:
             row = nodes.row()
             share = f"{seconds / runtime:.0%}" if runtime else "–"
