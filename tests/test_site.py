@@ -177,10 +177,20 @@ def test_no_markdown_reaches_the_page_as_raw_text(page):
 
 
 def test_results_table_is_an_html_table_with_every_claim():
+    from wormhole.report import FINAL_WORDS
+    from wormhole.stats import VERDICTS
+
     html = _html("notebooks/09_results")
     table = re.search(r'<table class="wormhole-results">.*?</table>', html, flags=re.S)
     assert table, "the results table did not reach the page as an HTML table"
-    rows = re.findall(r"<tr>", table.group(0))
-    assert len(rows) == 8, f"expected a header and 7 claims, found {len(rows)} rows"
-    verdicts = re.findall(r"<td><b>([^<]+)</b></td></tr>", table.group(0))
-    assert len(verdicts) == 7 and set(verdicts) <= {"reproduced", "partly", "mixed", "no evidence", "contradicted"}
+    rows = re.findall(r'<tr><td data-claim="([^"]+)">.*?</td><td><b>([^<]+)</b></td><td>([^<]+)</td><td>([^<]+)</td>',
+                      table.group(0), flags=re.S)
+    keys = [r[0] for r in rows]
+    abstract = ["conflict-training", "conflict-end", "dynamics", "expressivity", "helps-threshold", "helps-wavelet",
+                "helps-mnist"]
+    assert [k for k in keys if k in abstract] == abstract, f"every claim of the abstract, in order: {keys}"
+    assert len(re.findall(r"<tr>", table.group(0))) == len(rows) + 1, "a header and one row per claim"
+    for key, final, first, second in rows:
+        assert final in FINAL_WORDS, (key, final)
+        assert {first, second} <= {*VERDICTS, "too few seeds"}, (key, first, second)
+        assert final == first == second or final in ("not replicated", "too few seeds"), (key, final, first, second)
