@@ -554,7 +554,7 @@ def forest_plot(rows: list[Claim]):
     from .plotting import COLUMN_INCHES, STYLE
 
     names = {"loss": "loss reduction", "accuracy": "accuracy gain",
-             "conflict": "gradient agreement gain (less conflict)", "added": "added function-space directions"}
+             "conflict": "agreement gain (less conflict)", "added": "added directions"}
     if not panels:
         return None   # nothing was judged: no figure
     heights = [0.24 * len(v) + 0.9 for v in panels.values()]
@@ -576,9 +576,9 @@ def _forest(plt, panels, names, heights, width):
         ax.set_yticks(y, [f"{e.name}: {e.candidate} vs {e.baseline}" + (f" @{e.steps}" if e.metric in ("loss", "accuracy") else "")
                           for e, _ in items])
         ax.invert_yaxis()
-        ax.set_xlabel(f"{names.get(metric, metric)} over the baseline")
-    axes[0, 0].set_title("paired improvement over the baseline (mean, 95% CI; both seed sets pooled)\n"
-                         "filled: significant after Holm")
+        ax.set_xlabel(names.get(metric, metric))   # short: it centres under axes pushed right by long names
+    # short lines: the title centres on the axes, which long method names push to the right
+    axes[0, 0].set_title("paired improvement, mean ± 95% CI\n(seed sets pooled; filled: Holm)")
     fig.tight_layout()
     return fig
 
