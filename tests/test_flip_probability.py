@@ -12,6 +12,7 @@ def _families(**kw):
         "Wavelet": wh.tasks.WaveletRegression(**kw),
         "WaveletTransform": wh.tasks.WaveletRegression(variant="transform", signal_length=16, **kw),
         "Quadratic": wh.tasks.Quadratic([1.0, 0.0], **kw),
+        "Sinusoid": wh.tasks.Sinusoid(**kw),
         "MNISTPairs": wh.tasks.MNISTPairs(shots=1, queries=1, **kw),
         "MNISTWays": wh.tasks.MNISTWays(ways=3, shots=1, queries=1, **kw),
     }

@@ -136,3 +136,37 @@ def test_the_old_private_extension_names_still_work(gen):
                 return wh.tasks.TaskBatch(x[:, :1], x[:, :1], x[:, 1:], x[:, 1:], sign)
 
     assert Old(shots=1, queries=1).sample(4, gen).n_tasks == 4
+
+
+def test_sinusoid_follows_the_published_ranges(gen):
+    b = wh.tasks.Sinusoid(shots=10, queries=10).sample(2000, gen)
+    x = torch.cat([b.support_x, b.query_x], 1)
+    y = torch.cat([b.support_y, b.query_y], 1)
+    assert b.support_x.shape == (2000, 10, 1) and b.query_y.shape == (2000, 10, 1)
+    assert x.abs().max() <= 5 and x.min() < -4.9 and x.max() > 4.9
+    assert (b.sign == 1).all()                     # the published family has no sign conflict
+    # each task is A sin(x − φ) = a sin x + c cos x: a least-squares fit on its 20 points is exact
+    design = torch.cat([torch.sin(x), torch.cos(x)], -1)
+    coef = torch.linalg.lstsq(design, y).solution.squeeze(-1)          # (T, 2): (A cos φ, −A sin φ)
+    assert torch.allclose(design @ coef.unsqueeze(-1), y, atol=1e-4)
+    amplitude = coef.norm(dim=-1)
+    phase = torch.atan2(-coef[:, 1], coef[:, 0])
+    assert 0.1 - 1e-4 <= amplitude.min() and amplitude.max() <= 5 + 1e-4
+    assert amplitude.min() < 0.2 and amplitude.max() > 4.9
+    assert -1e-4 <= phase.min() and phase.max() <= torch.pi + 1e-4
+
+
+def test_sinusoid_flip_is_a_phase_shift_by_pi(gen):
+    fam = wh.tasks.Sinusoid(flip=True, amplitude=(1, 1), phase=(0.5, 0.5))
+    b = fam.sample(400, gen)
+    assert set(b.sign.tolist()) == {-1.0, 1.0}
+    expected = torch.sin(b.support_x - 0.5 - (b.sign < 0).float().view(-1, 1, 1) * torch.pi)
+    assert torch.allclose(b.support_y, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, name", [({"amplitude": (5, 0.1)}, "amplitude"), ({"amplitude": (-1, 1)}, "amplitude"),
+                                          ({"phase": (0, float("nan"))}, "phase"), ({"x_max": 0}, "x_max"),
+                                          ({"shots": 0}, "shots")])
+def test_sinusoid_names_a_bad_argument(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        wh.tasks.Sinusoid(**kwargs)

@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 
 #: modules that load on first use (``wh.plotting`` ...), so that ``import wormhole`` stays lean:
 #: the book's layer (figures, tables, the results page, the chapters' helpers) and the protocol built on it
-LAZY_MODULES = ("book", "display", "experiments", "expressivity", "plotting", "report", "theory", "tuning")
+LAZY_MODULES = ("anchor", "book", "display", "experiments", "expressivity", "plotting", "report", "theory", "tuning")
 
 
 def __getattr__(name):
@@ -36,5 +36,5 @@ def __dir__():
 
 __all__ = ["MAML", "Wormhole", "MetaLearner", "ANIL", "WormholeANIL", "MetaSGD", "WormholeMetaSGD", "AlphaMAML",
            "ESMAML", "TreeMAML", "DifMAML", "DifMAMLAgent", "LearnedScale", "LearnedStep", "distributed", "meta_train", "meta_train_seeds", "meta_train_sweep", "evaluate", "Evaluation",
-           "History", "Run", "resolve_device", "book", "checkpoints", "devices", "diagnostics", "experiments", "expressivity", "losses", "models",
+           "History", "Run", "resolve_device", "anchor", "book", "checkpoints", "devices", "diagnostics", "experiments", "expressivity", "losses", "models",
            "optim", "plotting", "report", "save", "load", "saving", "seeding", "stats", "tasks", "theory", "tuning", "display"]

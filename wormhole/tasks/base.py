@@ -83,6 +83,12 @@ def resolve_flip_probability(flip: bool = True, flip_probability: float | None =
     return p
 
 
+def uniform(bounds: tuple[float, float], n: int, generator: torch.Generator) -> Tensor:
+    """``n`` draws from ``U[low, high]`` for ``bounds = (low, high)``, shape ``(n,)``."""
+    lo, hi = bounds
+    return lo + (hi - lo) * torch.rand(n, generator=generator)
+
+
 class TaskFamily(abc.ABC):
     """A distribution over tasks.
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .. import _checks
-from .base import TaskBatch, TaskFamily
+from .base import TaskBatch, TaskFamily, uniform
 
 DISCRETE_OK = ("db2", "db4", "db6", "sym4", "coif2")
 VARIANTS = ("function", "transform")
@@ -111,9 +111,9 @@ class WaveletRegression(TaskFamily):
         n = self.shots + self.queries
         sign = self.signs(n_tasks, generator)
         if self.variant == "function":
-            a = _uniform(self.amplitude, n_tasks, generator) * sign
-            b = _uniform(self.shift, n_tasks, generator)
-            s = _uniform(self.scale, n_tasks, generator)
+            a = uniform(self.amplitude, n_tasks, generator) * sign
+            b = uniform(self.shift, n_tasks, generator)
+            s = uniform(self.scale, n_tasks, generator)
             x = (torch.rand(n_tasks, n, 1, generator=generator) * 2 - 1) * self.x_max
             y = a.view(-1, 1, 1) * self.psi((x - b.view(-1, 1, 1)) / s.view(-1, 1, 1))
         else:
@@ -133,8 +133,3 @@ class WaveletRegression(TaskFamily):
         else:
             d.update(shift=self.shift, scale=self.scale, x_max=self.x_max)
         return d
-
-
-def _uniform(bounds, n, generator):
-    lo, hi = bounds
-    return lo + (hi - lo) * torch.rand(n, generator=generator)
