@@ -231,3 +231,64 @@ def test_the_convergence_rule_tests_the_change_paired_by_seed():
     assert tuning.tail_change(level, level + np.array([0.01, -0.01, 0.005, -0.004, 0.0]))[2]
     # a diverged seed is never flat
     assert not tuning.tail_change(level, np.r_[level[:4], np.inf])[2]
+
+
+def test_a_repeated_selection_gives_each_seed_set_its_own_tuning_and_budget():
+    tasks = wh.tasks.Threshold()
+    fight = tuning.fair_fight("t", _grids(), tasks, tasks, tuning_seeds=[[50, 51], [52, 53]], seeds=[0, 1, 2, 3],
+                              tune_iterations=4, converge_start=4, converge_cap=8, n_eval=8, **FAST)
+    assert [t.budget["seeds"] for t in fight.tunings] == [[50, 51], [52, 53]]
+    assert [t.budget["validation_seed"] for t in fight.tunings] == [50, 52]    # each set's own validation tasks
+    c = fight.comparison
+    assert c.config["seeds"] == [0, 1, 2, 3] and c.config["sets"] == [[0, 1], [2, 3]]
+    assert c.config["selection"] == "repeated for each set" and len(c.config["tuning_sets"]) == 2
+    # every selected method of every set is checked, and all train for the largest budget
+    assert set(fight.convergence.methods) == {f"{m} (set {i})" for m in ("MAML", "Wormhole") for i in (1, 2)}
+    assert c.config["iterations"] == max(m.iterations for m in fight.convergence.methods.values())
+    for i, part in enumerate(([0, 1], [2, 3])):
+        chosen = fight.tunings[i].selected()
+        for name in ("MAML", "Wormhole"):
+            runs = [r for r in c[name].runs if r.seed in part]
+            assert [r.seed for r in runs] == part
+            assert all(r.learner.describe() == chosen[name].describe() for r in runs)
+        # each set's runs equal runs of its selection trained from the start
+        again = wh.experiments.compare("again", chosen, tasks, tasks, seeds=part, iterations=c.config["iterations"],
+                                       meta_batch=4, meta_lr=1e-2, n_eval=8, log_every=FAST["log_every"],
+                                       progress=False, device="cpu")
+        for name in chosen:
+            np.testing.assert_allclose(again[name].per_seed(1), c.subset(part)[name].per_seed(1), rtol=1e-5)
+    assert "selected separately for each seed set" in fight.summary()
+
+
+def test_tune_sets_selects_each_set_on_its_own_runs_and_equals_tune():
+    tasks = wh.tasks.Threshold()
+    both = tuning.tune_sets(_grids(), tasks, tasks, 4, [[50, 51], [52, 53]], **{k: v for k, v in FAST.items()
+                                                                              if k != "log_every"})
+    for group, result in zip(([50, 51], [52, 53]), both):
+        alone = tuning.tune(_grids(), tasks, tasks, 4, group, **{k: v for k, v in FAST.items() if k != "log_every"})
+        for name in alone.methods:
+            np.testing.assert_allclose(result[name].per_seed, alone[name].per_seed, rtol=1e-5)
+            assert result[name].selected == alone[name].selected
+    with pytest.raises(ValueError, match="disjoint"):
+        tuning.tune_sets(_grids(), tasks, tasks, 4, [[50, 51], [51, 52]])
+    with pytest.raises(ValueError, match="at least 2"):
+        tuning.tune_sets(_grids(), tasks, tasks, 4, [[50, 51], [52]])
+    with pytest.raises(ValueError, match="pair of lists"):
+        tuning.fair_fight("t", _grids(), tasks, tasks, tuning_seeds=[[50, 51], [52, 53], [54, 55]], seeds=[0, 1],
+                          tune_iterations=4, converge_start=4, converge_cap=4)
+
+
+def test_merge_and_subset_are_inverse():
+    tasks = wh.tasks.Threshold()
+    learners = {"MAML": wh.MAML(tiny_mlp(), loss="bce", inner_lr=0.3)}
+    parts = [wh.experiments.compare("p", learners, tasks, tasks, seeds=s, iterations=2, meta_batch=4, n_eval=8,
+                                    steps=(0, 1), log_every=2, progress=False, device="cpu") for s in ([0, 1], [2])]
+    merged = wh.experiments.merge("m", parts)
+    assert merged.config["seeds"] == [0, 1, 2] and merged.config["sets"] == [[0, 1], [2]]
+    np.testing.assert_array_equal(merged["MAML"].per_seed(1), np.r_[parts[0]["MAML"].per_seed(1),
+                                                                    parts[1]["MAML"].per_seed(1)])
+    np.testing.assert_array_equal(merged.subset([2])["MAML"].per_seed(1), parts[1]["MAML"].per_seed(1))
+    with pytest.raises(ValueError, match="disjoint"):
+        wh.experiments.merge("m", [parts[0], parts[0]])
+    with pytest.raises(ValueError, match="seeds"):
+        merged.subset([7])

@@ -192,6 +192,24 @@ class Comparison:
         summary["config"].update(problem=problem, control=flip is False)
         return summary
 
+    def subset(self, seeds) -> "Comparison":
+        """The same comparison restricted to ``seeds`` (each one of its seeds), in that order: every
+        method's runs, evaluations and statistics of those seeds only."""
+        seeds = [int(s) for s in seeds]
+        have = list(self.config["seeds"])
+        missing = [s for s in seeds if s not in have]
+        if missing or not seeds:
+            raise ValueError(f"seeds must name some of the comparison's seeds {have}; got {seeds}")
+        index = [have.index(s) for s in seeds]
+
+        def pick(values):
+            return [values[i] for i in index] if values else values
+
+        methods = {name: MethodResult(name, pick(m.runs), pick(m.evaluations), pick(m.usage), m.wall_seconds,
+                                      {k: pick(list(v)) for k, v in m.measures.items()}, dict(m.start))
+                   for name, m in self.methods.items()}
+        return Comparison(self.name, methods, {**self.config, "seeds": seeds})
+
     def save(self, path: str | os.PathLike | None = None, problem: str | None = None) -> dict:
         """Write :meth:`record` as JSON (default: ``metrics_dir()/<name>.json``) and return it."""
         path = Path(path) if path is not None else metrics_dir() / f"{self.name}.json"
@@ -263,6 +281,40 @@ def compare(name: str, learners: dict, train_tasks: TaskFamily, eval_tasks: Task
               "n_eval": n_eval, "eval_seed": eval_seed, "train_tasks": train_tasks.describe(),
               "eval_tasks": eval_tasks.describe(), "quick": quick()}
     return Comparison(name, results, config)
+
+
+def merge(name: str, parts: list[Comparison]) -> Comparison:
+    """One comparison from ``parts`` trained on disjoint seeds with the same methods, iterations and
+    evaluation (e.g. the two replication sets of a fair fight, each with its own selected
+    settings): every method's runs, evaluations and statistics, the parts' seeds in order. The
+    config is the first part's, with ``seeds`` the union and ``sets`` each part's seeds; a
+    method's ``start`` (its own meta-learned quantities before training) is the mean over the
+    parts, weighted by their seeds."""
+    if not parts:
+        raise ValueError("parts must hold at least one comparison")
+    labels = list(parts[0].methods)
+    for i, p in enumerate(parts[1:], 1):
+        if list(p.methods) != labels:
+            raise ValueError(f"parts[{i}] has methods {list(p.methods)}, parts[0] has {labels}")
+        for key in ("iterations", "meta_batch", "meta_lr", "n_eval", "eval_seed", "train_tasks", "eval_tasks"):
+            if p.config.get(key) != parts[0].config.get(key):
+                raise ValueError(f"parts[{i}] differs from parts[0] in {key!r}: {p.config.get(key)!r} vs "
+                                 f"{parts[0].config.get(key)!r}")
+    seeds = [s for p in parts for s in p.config["seeds"]]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"the parts' seeds must be disjoint; got {[p.config['seeds'] for p in parts]}")
+    methods = {}
+    for label in labels:
+        ms = [p.methods[label] for p in parts]
+        n = [len(m.runs) for m in ms]
+        start = {k: float(np.average([m.start.get(k, np.nan) for m in ms], weights=n)) for k in ms[0].start}
+        usage = [u for m in ms for u in m.usage] if all(m.usage for m in ms) else []
+        measures = {k: [v for m in ms for v in m.measures.get(k, [])] for k in ms[0].measures}
+        methods[label] = MethodResult(label, [r for m in ms for r in m.runs],
+                                      [e for m in ms for e in m.evaluations], usage,
+                                      sum(m.wall_seconds for m in ms), measures, start)
+    config = {**parts[0].config, "seeds": seeds, "sets": [list(p.config["seeds"]) for p in parts]}
+    return Comparison(name, methods, config)
 
 
 # ---------------------------------------------------------------- presets for the CLI

@@ -604,8 +604,11 @@ def tuning_table(metrics: dict[str, dict]) -> str:
                               for name, m in c["methods"].items() if m.get("meta_learned"))
             moved = (f"<p>how far the meta-learned quantities moved in training (start → mean over seeds at the end): "
                      f"{html.escape(moved)}</p>" if moved else "")
+            sets = c["config"].get("tuning_sets") or [c["config"]["tuning"]]
+            tables = "".join(selected_table(t, title=f"seed set {i + 1}" if len(sets) > 1 else "")._repr_html_()
+                             for i, t in enumerate(sets))
             parts.append(f"<p><b>{html.escape(problem)}: {html.escape(c['name'])}</b>{html.escape(trained)}</p>"
-                         + selected_table(c["config"]["tuning"])._repr_html_() + moved)
+                         + tables + moved)
     return "\n".join(parts) if parts else "<p>no tuned comparisons were saved</p>"
 
 

@@ -340,21 +340,49 @@ def tune(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily | No
     Raises:
         ValueError: the grids are empty or of unequal sizes (an unequal budget).
     """
+    seeds = [int(s) for s in seeds]
+    return tune_sets(grids, train_tasks, validation_tasks, iterations, [seeds], meta_batch, meta_lr, n_validation,
+                     validation_seed, log_every, progress, device, seed_chunk, keep_runs, metric)[0]
+
+
+def tune_sets(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily | None, iterations: int,
+              seed_sets_, meta_batch: int = 25, meta_lr: float = 1e-3, n_validation: int = 500,
+              validation_seed: int | None = None, log_every: int | None = None, progress: bool = True,
+              device="auto", seed_chunk: int | None = None, keep_runs: bool = False,
+              metric: str | None = None) -> list[Tuning]:
+    """:func:`tune` repeated on several disjoint sets of tuning seeds (``seed_sets_``, e.g. two pairs),
+    one independent selection per set: every configuration trains once for all the seeds together
+    (one vectorised sweep, so a second selection costs less than a second search), and each set
+    selects on its own seeds' runs and its own validation tasks (those of its first seed, unless
+    ``validation_seed`` is given). Returns one :class:`Tuning` per set, in order; the arguments
+    are :func:`tune`'s.
+
+    Raises:
+        ValueError: the grids are empty or of unequal sizes (an unequal budget), a set has fewer
+            than 2 seeds, or the sets share a seed.
+    """
     if not isinstance(grids, dict) or not grids:
         raise ValueError("grids must be a non-empty dict {method: [learner, ...]}")
     sizes = {name: len(list(g)) for name, g in grids.items()}
     if len(set(sizes.values())) != 1 or 0 in sizes.values():
         raise ValueError(f"every method's grid must hold the same number (> 0) of configurations (an equal "
                          f"budget); got {sizes}")
-    seeds = [int(s) for s in seeds]
-    if len(seeds) < 2:
-        raise ValueError(f"seeds must name at least 2 tuning seeds (the score has a CI over seeds); got {seeds!r}")
+    groups = [[int(s) for s in group] for group in seed_sets_]
+    if not groups:
+        raise ValueError("seed_sets_ must hold at least one set of tuning seeds")
+    for group in groups:
+        if len(group) < 2:
+            raise ValueError(f"seeds must name at least 2 tuning seeds (the score has a CI over seeds); got {group!r}")
+    seeds = [s for group in groups for s in group]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"the sets of tuning seeds must be disjoint; got {groups}")
     _checks.count("n_validation", n_validation)
     validation_tasks = train_tasks.validation() if validation_tasks is None else validation_tasks
-    validation_seed = seeds[0] if validation_seed is None else int(validation_seed)
     metric = judged_metric(train_tasks.loss) if metric is None else _checks.choice("metric", metric,
                                                                                    tuple(HIGHER_IS_BETTER))
-    methods, kept = {}, {}
+    higher = HIGHER_IS_BETTER[metric]
+    methods: list[dict] = [{} for _ in groups]
+    kept: list[dict] = [{} for _ in groups]
     for name, grid in grids.items():
         grid = list(grid)
         runs: list = [None] * len(grid)
@@ -365,23 +393,30 @@ def tune(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily | No
                                          seed_chunk=seed_chunk, on_nonfinite="continue")
             for j, r in zip(group, swept):
                 runs[j] = r
-        with phase("tuning: validation"):
-            per_seed = np.array([validation_scores(r, validation_tasks, n_validation, validation_seed, metric,
-                                                   device) for r in runs])
-        diverged = ~np.isfinite(per_seed)
-        if diverged.any(1).all():
-            raise ValueError(f"every configuration of {name!r} diverged; widen or move its grid")
-        higher = HIGHER_IS_BETTER[metric]
-        score = np.where(diverged.any(1), -np.inf if higher else np.inf, per_seed.mean(1))
-        best = int(np.argmax(score) if higher else np.argmin(score))   # the first of ties
-        methods[name] = MethodTuning(name, grid, per_seed, diverged, best, metric)
-        if keep_runs:
-            kept[name] = runs
-    budget = {"configurations": next(iter(sizes.values())), "iterations": iterations, "seeds": seeds,
-              "meta_batch": meta_batch, "meta_lr": meta_lr, "n_validation": n_validation, "metric": metric,
-              "validation_seed": validation_seed, "train_tasks": train_tasks.describe(),
-              "validation_tasks": validation_tasks.describe()}
-    return Tuning(methods, budget, kept)
+        at = 0
+        for g, group in enumerate(groups):
+            own = [config_runs[at:at + len(group)] for config_runs in runs]
+            at += len(group)
+            vseed = group[0] if validation_seed is None else int(validation_seed)
+            with phase("tuning: validation"):
+                per_seed = np.array([validation_scores(r, validation_tasks, n_validation, vseed, metric, device)
+                                     for r in own])
+            diverged = ~np.isfinite(per_seed)
+            if diverged.any(1).all():
+                raise ValueError(f"every configuration of {name!r} diverged; widen or move its grid")
+            score = np.where(diverged.any(1), -np.inf if higher else np.inf, per_seed.mean(1))
+            best = int(np.argmax(score) if higher else np.argmin(score))   # the first of ties
+            methods[g][name] = MethodTuning(name, grid, per_seed, diverged, best, metric)
+            if keep_runs:
+                kept[g][name] = own
+    out = []
+    for g, group in enumerate(groups):
+        budget = {"configurations": next(iter(sizes.values())), "iterations": iterations, "seeds": group,
+                  "meta_batch": meta_batch, "meta_lr": meta_lr, "n_validation": n_validation, "metric": metric,
+                  "validation_seed": group[0] if validation_seed is None else int(validation_seed),
+                  "train_tasks": train_tasks.describe(), "validation_tasks": validation_tasks.describe()}
+        out.append(Tuning(methods[g], budget, kept[g]))
+    return out
 
 
 # ---------------------------------------------------------------- retraining the selected settings
@@ -425,6 +460,38 @@ def compare_selected(name: str, tuning: Tuning, train_tasks: TaskFamily, eval_ta
     comparison.config["tuned_methods"] = list(tuning.methods)
     if model is not None:
         comparison.config["carried_over_to"] = type(model).__name__
+    return comparison
+
+
+def compare_sets(name: str, tunings: list[Tuning], train_tasks: TaskFamily, eval_tasks: TaskFamily, seeds,
+                 iterations: int | None = None, resume: list | None = None, **kwargs) -> Comparison:
+    """:func:`compare_selected` once per replication set: with one tuning, its selection trains on
+    all ``seeds``; with two (:func:`tune_sets`), the first set of :func:`wormhole.seeding.seed_sets`
+    trains the first tuning's selection and the second set the second's, and the two are merged
+    (:func:`wormhole.experiments.merge`) into one comparison whose halves each carry their own
+    selection. ``resume``: one :func:`~wormhole.experiments.compare` ``resume`` dict per tuning (or
+    ``None``); ``kwargs`` go to :func:`compare_selected`. Both tunings' records are kept under
+    ``config["tuning_sets"]`` (the first also under ``config["tuning"]``)."""
+    from .experiments import merge
+
+    if not tunings or len(tunings) > 2:
+        raise ValueError(f"tunings must hold one tuning (shared by both sets) or two (one per set); got {len(tunings)}")
+    seeds = [int(s) for s in seeds]
+    used = sorted(set(seeds) & {s for t in tunings for s in t.budget["seeds"]})
+    if used:
+        raise ValueError(f"seeds must be fresh (disjoint from every tuning seed); {used} were used for tuning")
+    if len(tunings) == 1:
+        parts = [(tunings[0], seeds)]
+    else:
+        parts = list(zip(tunings, seed_sets(seeds)))
+    resume = [None] * len(parts) if resume is None else list(resume)
+    if len(resume) != len(parts):
+        raise ValueError(f"resume must hold one entry per tuning ({len(parts)}); got {len(resume)}")
+    done = [compare_selected(name, tuning, train_tasks, eval_tasks, part, iterations=iterations, resume=own, **kwargs)
+            for (tuning, part), own in zip(parts, resume)]
+    comparison = done[0] if len(done) == 1 else merge(name, done)
+    comparison.config["tuning_sets"] = [t.summary() for t in tunings]
+    comparison.config["selection"] = "shared by both sets" if len(tunings) == 1 else "repeated for each set"
     return comparison
 
 
@@ -548,22 +615,27 @@ def converged_budget(learner: MetaLearner, train_tasks: TaskFamily, validation_t
 # ---------------------------------------------------------------- the whole protocol in one call
 @dataclass
 class FairFight:
-    """One problem's fair fight (:func:`fair_fight`): the tuning, the budget every selected method
-    trained for (with each method's convergence) and the comparison of the selected settings
-    (with the package defaults) on fresh seeds."""
+    """One problem's fair fight (:func:`fair_fight`): the tuning (``tunings``: one per replication
+    set when the selection is repeated, else one shared; ``tuning`` is the first), the budget every
+    selected method trained for (with each method's convergence, per set) and the comparison of
+    the selected settings (with the package defaults) on fresh seeds."""
 
     tuning: Tuning
     convergence: Budget
     comparison: Comparison
+    tunings: list = field(default_factory=list)
 
     def summary(self) -> str:
         """Plain text: the iterations used and why."""
         state = ("every method converged" if self.convergence.converged else
                  f"NOT converged at the cap: {', '.join(self.convergence.not_converged)}")
-        return (f"{self.comparison.name}: tuned with {self.tuning.budget['configurations']} configurations × "
-                f"{self.tuning.budget['iterations']} iterations × {len(self.tuning.budget['seeds'])} seeds per method; "
-                f"selected settings retrained for {self.convergence.iterations} iterations ({state}) "
-                f"on {len(self.comparison.config['seeds'])} fresh seeds")
+        b = self.tuning.budget
+        selection = ("one selection shared by both seed sets" if len(self.tunings) < 2 else
+                     f"selected separately for each seed set, on tuning seeds "
+                     f"{' and '.join(str(t.budget['seeds']) for t in self.tunings)}")
+        return (f"{self.comparison.name}: tuned with {b['configurations']} configurations × {b['iterations']} "
+                f"iterations × {len(b['seeds'])} seeds per method ({selection}); selected settings retrained for "
+                f"{self.convergence.iterations} iterations ({state}) on {len(self.comparison.config['seeds'])} fresh seeds")
 
 
 def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: TaskFamily, tuning_seeds, seeds,
@@ -575,43 +647,55 @@ def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: Task
     """The book's protocol for one problem, in order:
 
     1. :func:`tune` every method's grid with the same budget (``tune_iterations`` ×
-       ``tuning_seeds``) and select on the validation tasks;
+       the tuning seeds) and select on the validation tasks. ``tuning_seeds`` is either a list of
+       seeds (one selection, shared by both replication sets) or a pair of disjoint lists (the
+       selection is **repeated**, :func:`tune_sets`: the first list selects for the first set of
+       fresh seeds, the second for the second, so that the two sets also replicate the selection);
     2. :func:`converged_budget` for **every** selected method (from ``converge_start`` up to
        ``converge_cap`` iterations, never fewer than ``tune_iterations``), on the validation tasks
-       and the first replication set of the fresh ``seeds`` (:func:`wormhole.seeding.seed_sets`;
-       two tuning seeds would give so wide a CI that any curve looks flat); every method then
+       and the fresh seeds of the replication set the selection is for
+       (:func:`wormhole.seeding.seed_sets`: with a shared selection, the first set; two tuning
+       seeds would give so wide a CI that any curve looks flat); every method of every set then
        trains for the **largest** budget any of them needed (the cap where one never converged,
        which the record says);
-    3. :func:`compare_selected` on all the fresh ``seeds`` at that budget, the ``defaults``
-       (``{label: learner}``) trained beside them. The first set's runs go on from where their
-       convergence left them (the same runs, not trained twice) unless ``seed_chunk`` splits the
-       seeds.
+    3. :func:`compare_sets` on all the fresh ``seeds`` at that budget, the ``defaults``
+       (``{label: learner}``) trained beside them. The runs of a convergence check go on from where
+       it left them (the same runs, not trained twice) unless ``seed_chunk`` splits the seeds.
 
     ``validation_tasks`` defaults to ``train_tasks.validation()`` (the same family, whose *stream*
-    differs; an image family's validation split), seeded by the first tuning seed; the selection
-    and convergence score ``metric`` (default: :func:`wormhole.evaluation.judged_metric` of the
-    family's loss). The budget record is kept under ``comparison.config["convergence"]``."""
+    differs; an image family's validation split), seeded by the first seed of each tuning set; the
+    selection and convergence score ``metric`` (default: :func:`wormhole.evaluation.judged_metric`
+    of the family's loss). The budget record is kept under ``comparison.config["convergence"]``."""
     validation_tasks = train_tasks.validation() if validation_tasks is None else validation_tasks
     common = dict(meta_batch=meta_batch, meta_lr=meta_lr, n_validation=n_validation, log_every=log_every,
                   progress=progress, device=device)
-    tuning = tune(grids, train_tasks, validation_tasks, tune_iterations, tuning_seeds, seed_chunk=seed_chunk,
-                  metric=metric, **{k: v for k, v in common.items() if k != "log_every"})
-    common.update(validation_seed=tuning.budget["validation_seed"], metric=tuning.budget["metric"])
-    first = seed_sets(seeds)[0]
+    tuning_seeds = list(tuning_seeds)
+    repeated = bool(tuning_seeds) and all(isinstance(t, (list, tuple, range)) for t in tuning_seeds)
+    groups = [list(t) for t in tuning_seeds] if repeated else [tuning_seeds]
+    if repeated and len(groups) != 2:
+        raise ValueError(f"tuning_seeds must be a list of seeds or a pair of lists (one per seed set); got "
+                         f"{len(groups)} lists")
+    tunings = tune_sets(grids, train_tasks, validation_tasks, tune_iterations, groups, seed_chunk=seed_chunk,
+                        metric=metric, **{k: v for k, v in common.items() if k != "log_every"})
+    sets = seed_sets(seeds)[:len(tunings)]
     start = max(converge_start, tune_iterations)
     cap = max(converge_cap, converge_start, tune_iterations)
     with tempfile.TemporaryDirectory() as tmp:
-        kept = {label: os.path.join(tmp, f"{i}.pt") for i, label in enumerate(tuning.methods)}
-        methods = {label: converged_budget(learner, train_tasks, validation_tasks, first, start=start, cap=cap,
-                                           keep=kept[label], **common)
-                   for label, learner in tuning.selected().items()}
+        methods, resume = {}, []
+        for i, (tuning, part) in enumerate(zip(tunings, sets)):
+            kept = {label: os.path.join(tmp, f"{i}-{j}.pt") for j, label in enumerate(tuning.methods)}
+            own = dict(common, validation_seed=tuning.budget["validation_seed"], metric=tuning.budget["metric"])
+            for label, learner in tuning.selected().items():
+                key = label if len(tunings) == 1 else f"{label} (set {i + 1})"
+                methods[key] = converged_budget(learner, train_tasks, validation_tasks, part, start=start, cap=cap,
+                                                keep=kept[label], **own)
+            resume.append({label: (part, path) for label, path in kept.items()} if seed_chunk is None else None)
         budget = Budget(max(c.iterations for c in methods.values()), methods)
-        resume = {label: (first, path) for label, path in kept.items()} if seed_chunk is None else None
-        comparison = compare_selected(name, tuning, train_tasks, eval_tasks, seeds, iterations=budget.iterations,
-                                      defaults=defaults, n_eval=n_eval, eval_seed=eval_seed, log_every=log_every,
-                                      progress=progress, device=device, seed_chunk=seed_chunk, resume=resume)
+        comparison = compare_sets(name, tunings, train_tasks, eval_tasks, seeds, iterations=budget.iterations,
+                                  defaults=defaults, n_eval=n_eval, eval_seed=eval_seed, log_every=log_every,
+                                  progress=progress, device=device, seed_chunk=seed_chunk, resume=resume)
     comparison.config["convergence"] = budget.record()
-    return FairFight(tuning, budget, comparison)
+    return FairFight(tunings[0], budget, comparison, tunings)
 
 
 # ---------------------------------------------------------------- where the wormhole helps
