@@ -81,3 +81,9 @@ def test_late_change_reads_the_training_curve(comparison):
     assert flat == (abs(mean) <= half)
     with pytest.raises(ValueError, match="window"):
         wh.anchor.late_change(comparison["MAML"], window=0.5)
+
+
+def test_in_brief_names_the_shot_counts_only():
+    ours = {"MAML": {k: Cell("MAML", k, m, 0.05, (m,)) for k, m in ((5, 0.85), (10, 0.8), (20, 0.7))}}
+    rows = against_published(ours, {"MAML": {5: (1.13, 0.18), 10: (0.85, 0.14), 20: (0.71, 0.12)}})
+    assert wh.anchor.in_brief(rows, "MAML") == "inside the published interval at 10 and 20 shots, below it at 5 shots"

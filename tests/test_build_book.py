@@ -139,3 +139,17 @@ def test_a_new_fingerprint_rebuilds_every_page(tmp_path, monkeypatch):
         monkeypatch.setenv("WORMHOLE_SEED_OFFSET", offset)
         assert build_book.main(["--jobs", "1"], root=book) == 0
         assert f"seeds{offset}" in html.read_text(), f"the page kept an older build's output (offset {offset})"
+
+
+def test_a_chapter_says_how_long_it_runs(tmp_path):
+    import json
+
+    from wormhole.book import running_time
+
+    path = tmp_path / "durations.json"
+    path.write_text(json.dumps({"full": {"a.ipynb": 1432, "b.ipynb": 17}, "quick": {"a.ipynb": 38}}))
+    assert running_time("a.ipynb", path) == ("The last recorded build ran this chapter in about 24 minutes on two CPU "
+                                             "cores; `WORMHOLE_QUICK=1` runs the same code at toy sizes in about "
+                                             "40 seconds.")
+    assert running_time("b.ipynb", path) == "The last recorded build ran this chapter in about 15 seconds on two CPU cores."
+    assert running_time("c.ipynb", path) == "" and running_time("a.ipynb", tmp_path / "absent.json") == ""

@@ -138,6 +138,26 @@ def describe(rows: list[Cell], method: str, digits: int = 2) -> str:
     return ", and ".join(parts)
 
 
+def in_brief(rows: list[Cell], method: str) -> str:
+    """:func:`describe` without the numbers: e.g. ``"inside the published interval at 10 and 20
+    shots, below it at 5 shots"``."""
+    cells = [c for c in rows if c.method == method and c.position is not None]
+    if not cells:
+        raise ValueError(f"no published number for method {method!r}")
+
+    def shots(ks):
+        ks = [str(k) for k in ks]
+        return ks[0] if len(ks) == 1 else ", ".join(ks[:-1]) + " and " + ks[-1]
+
+    parts = []
+    for where in ("inside", "below", "above"):
+        ks = [c.shots for c in cells if c.position == where]
+        if ks:
+            it = "the published interval" if not parts else "it"
+            parts.append(f"{where} {it} at {shots(ks)} shots")
+    return ", ".join(parts)
+
+
 def table(rows: list[Cell], title: str = ""):
     """The rows as a :func:`wormhole.display.table`: the book's mean ± CI, the published one, and
     whether each lies inside the other's interval."""

@@ -103,6 +103,36 @@ def provenance() -> dict:
     return {"quick": quick(), "seed_offset": seed_offset(), "fingerprint": os.environ.get("WORMHOLE_FINGERPRINT")}
 
 
+#: the chapters' running times of the last recorded builds, beside the notebooks' folder
+DURATIONS = Path("../tools/chapter_durations.json")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(5, int(round(seconds / 5.0)) * 5)} seconds"
+    return f"{int(round(seconds / 60.0))} minutes"
+
+
+def running_time(notebook: str, durations: str | os.PathLike = DURATIONS) -> str:
+    """A sentence for a chapter's summary: how long ``notebook`` (e.g. ``"05_mnist.ipynb"``) ran in
+    the last recorded full and quick builds (``tools/chapter_durations.json``, which
+    ``tools/build_book.py --store-durations`` writes from a build), or ``""`` where that file is
+    not at hand (a chapter opened outside the repository)."""
+    import json
+
+    path = Path(durations)
+    if not path.exists():
+        return ""
+    recorded = json.loads(path.read_text())
+    full, fast = recorded.get("full", {}).get(notebook), recorded.get("quick", {}).get(notebook)
+    if full is None:
+        return ""
+    text = f"The last recorded build ran this chapter in about {_duration(full)} on two CPU cores"
+    if fast is not None:
+        text += f"; `WORMHOLE_QUICK=1` runs the same code at toy sizes in about {_duration(fast)}"
+    return text + "."
+
+
 def glue(key: str, value, digits: int = 3) -> None:
     """Make ``value`` available to the chapter's prose as ``{glue:md}`key```: strings as
     Markdown (no quotes), numbers formatted to ``digits`` significant digits. Outside a
