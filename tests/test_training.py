@@ -162,3 +162,23 @@ def test_atomic_write_leaves_nothing_behind_on_error(tmp_path):
     assert list(tmp_path.iterdir()) == []
     wh.checkpoints.atomic_write(target, lambda tmp: open(tmp, "w").write("{}"))
     assert target.read_text() == "{}" and list(tmp_path.iterdir()) == [target]
+
+
+def test_progress_bars_follow_tqdm_settings_and_the_library_reads_no_book_setting():
+    import os
+    import subprocess
+    import sys
+
+    import wormhole.training as training
+
+    assert not hasattr(training, "book")   # the core library does not import the book's layer
+    code = ("import wormhole as wh; wh.meta_train(wh.MAML(wh.models.Logistic(), loss='bce', inner_lr=1.0), "
+            "wh.tasks.Threshold(), iterations=3, meta_batch=4, seed=0, progress=True, log_every=3)")
+
+    def stderr(**env):
+        base = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env={**base, "WORMHOLE_STATIC": "1", **env}).stderr
+
+    assert "MAML x1 seeds" in stderr()                           # WORMHOLE_STATIC alone no longer hides it
+    assert "MAML x1 seeds" not in stderr(TQDM_DISABLE="1")       # what the book's build sets

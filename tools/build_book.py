@@ -219,9 +219,10 @@ def main(argv=None, root: Path = ROOT) -> int:
     metrics = root / "_build" / ("metrics-quick" if args.quick else "metrics")
     if prepare(out / "_build" / ".jupyter_cache", metrics, stamp):
         print(f"fingerprint {stamp}: sources, mode or seeds changed, so every chapter executes afresh")
-    # WORMHOLE_STATIC: the outputs become web pages, so no widgets and no progress bars (wormhole.book.static)
+    # WORMHOLE_STATIC: the outputs become web pages, so no widgets (wormhole.book.static);
+    # TQDM_DISABLE: and no progress bars, which would freeze on the page
     # WORMHOLE_BUILD_STARTED: the timings page tells chapters executed in this build from cached ones
-    env.update(WORMHOLE_FINGERPRINT=stamp, WORMHOLE_METRICS_DIR=str(metrics), WORMHOLE_STATIC="1",
+    env.update(WORMHOLE_FINGERPRINT=stamp, WORMHOLE_METRICS_DIR=str(metrics), WORMHOLE_STATIC="1", TQDM_DISABLE="1",
                WORMHOLE_BUILD_STARTED=str(time.time()), WORMHOLE_BUILD_JOBS=str(args.jobs))
     cache_dir = out / "_build" / ".jupyter_cache"
     times_file = out / "_build" / "chapter-times.json"  # a scheduling hint only: never a number in the book

@@ -10,7 +10,8 @@ Three environment variables steer a build of the book, never the library's behav
   ``WORMHOLE_FINGERPRINT``, set by ``tools/build_book.py``, stamps them with the build they
   belong to (:func:`provenance`).
 * ``WORMHOLE_STATIC=1``, set by ``tools/build_book.py``: the outputs become static web pages
-  (:func:`static`), so chapters draw a figure instead of widgets and training shows no progress bar.
+  (:func:`static`), so chapters draw a figure instead of widgets (the build also sets
+  ``TQDM_DISABLE=1``, so that training draws no progress bar).
 """
 
 from __future__ import annotations
@@ -31,8 +32,7 @@ def quick() -> bool:
 def static() -> bool:
     """True while ``tools/build_book.py`` executes the chapters for the web pages
     (``WORMHOLE_STATIC=1``): a saved widget would be dead on the page, so a chapter shows a static
-    figure for its widgets' default values instead, and training draws no progress bar. In
-    Jupyter, Binder and Colab it is False and the widgets work."""
+    figure for its widgets' default values instead. In Jupyter, Binder and Colab it is False and the widgets work."""
     return os.environ.get("WORMHOLE_STATIC", "0") == "1"
 
 

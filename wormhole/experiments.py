@@ -20,7 +20,6 @@ from .diagnostics import adaptation_statistics
 from .evaluation import Evaluation, evaluate
 from .learners import MAML, Wormhole
 from .book import metrics_dir, provenance, quick
-from .report import metric_label
 from .checkpoints import atomic_write
 from .stats import Paired, fmt, mean_ci, paired
 from .tasks.base import TaskFamily
@@ -342,6 +341,14 @@ def preset(problem: str, method: str, quick_mode: bool = False):
     else:
         raise ValueError(f"method must be one of 'maml', 'wormhole'; got {method!r}")
     return learner, train, test, meta_lr
+
+
+def metric_label(metric: str, steps: int = 1) -> str:
+    """``"accuracy@1"``, ``"conflict (end of training)"``, ..."""
+    return {"conflict": "conflict (end of training)", "conflict_during_training": "conflict (mean over training)",
+            "loss": f"loss@{steps}", "accuracy": f"accuracy@{steps}",
+            "added_directions": "added function-space directions (meta-learned start)",
+            "added_directions_adapted": "added function-space directions (adapted)"}.get(metric, metric)
 
 
 def contrast(comparison: Comparison, baseline: str, candidate: str, steps: int = 1, metric: str = "loss",

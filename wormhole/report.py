@@ -26,6 +26,7 @@ import numpy as np
 from .checkpoints import atomic_write
 from .book import metrics_dir, provenance
 from .evaluation import judged_metric
+from .experiments import metric_label
 from .seeding import seed_sets
 from .stats import VERDICTS, Judgement, Paired, fmt, judge_units, paired
 
@@ -70,14 +71,6 @@ def missing_chapters(metrics: dict[str, dict]) -> list[str]:
     """The chapters of :data:`CHAPTER_METRICS` that saved no metrics in ``metrics``."""
     have = {name.split("-")[0] for name in metrics}
     return [chapter for prefix, chapter in CHAPTER_METRICS.items() if prefix not in have]
-
-
-def metric_label(metric: str, steps: int = 1) -> str:
-    """``"accuracy@1"``, ``"conflict (end of training)"``, ..."""
-    return {"conflict": "conflict (end of training)", "conflict_during_training": "conflict (mean over training)",
-            "loss": f"loss@{steps}", "accuracy": f"accuracy@{steps}",
-            "added_directions": "added function-space directions (meta-learned start)",
-            "added_directions_adapted": "added function-space directions (adapted)"}.get(metric, metric)
 
 
 def per_seed(method: dict, metric: str, steps: int = 1) -> np.ndarray:

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from . import _checks, book, checkpoints, distributed
+from . import _checks, checkpoints, distributed
 from .devices import resolve_device
 from .diagnostics import conflict_per_copy
 from .learners.base import HYPER_PREFIX, MetaLearner, Params
@@ -415,14 +415,16 @@ def meta_train_sweep(learners, tasks: TaskFamily, seeds, iterations: int, meta_b
         raise ValueError(f"iterations must be >= {run.start}, the iterations already in checkpoint {checkpoint!r}")
 
     configs = f" x{len(learners)} configs" if len(learners) > 1 else ""
+    # an enabled bar is left to tqdm's own settings, so that TQDM_DISABLE=1 (which the book's build
+    # sets: a bar would freeze on a web page) turns it off without the library knowing about the book
+    quiet = {} if progress and distributed.rank() == 0 else {"disable": True}
     bar = tqdm(range(run.start, iterations), total=iterations, initial=run.start,
-               disable=not progress or distributed.rank() > 0 or book.static(),  # no frozen bar in the book
-               desc=f"{type(learners[0]).__name__}{configs} x{len(seeds)} seeds", leave=False)
+               desc=f"{type(learners[0]).__name__}{configs} x{len(seeds)} seeds", leave=False, **quiet)
     for it in bar:
         t0 = time.perf_counter()
         loss, acc = _step(run, it)
         _record(run, loss, acc, time.perf_counter() - t0)
-        if progress:
+        if not bar.disable:
             bar.set_postfix(loss=f"{float(loss.nanmean()):.4f}")
         done = it + 1
         if checkpoint is not None and distributed.rank() == 0 and (done % log_every == 0 or done == iterations):
