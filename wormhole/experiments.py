@@ -111,6 +111,14 @@ class MethodResult:
         """Per seed, the median wall-clock seconds of one meta-iteration (:meth:`wormhole.History.seconds_per_iteration`)."""
         return np.array([r.history.seconds_per_iteration() for r in self.runs])
 
+    def means(self) -> dict[str, float]:
+        """Every estimate of :meth:`summary` that is a mean over seeds with its CI, as its mean alone,
+        by name: ``means()["w0_mean"]``, ``means()["conflict"]``, ``means()["seconds_per_iteration"]``
+        (the adapted-multiplier statistics, conflict and time; loss and accuracy per step are under
+        :meth:`per_seed`)."""
+        return {k: float(v[0]) for k, v in self.summary().items()
+                if isinstance(v, list) and len(v) == 2 and all(isinstance(x, float) for x in v)}
+
     def summary(self) -> dict:
         """Plain data for the metrics file: loss and accuracy after each number of inner steps
         (mean and 95% CI half-width over seeds, and per seed), gradient conflict, time per iteration,
