@@ -2,15 +2,52 @@
 
 from __future__ import annotations
 
+import torch
+from torch.func import functional_call, grad, vmap
+
 from .base import MetaLearner
+
+
+def reference_meta_loss(model: torch.nn.Module, params: dict, loss_fn, inner_lr: float, steps: int,
+                        support_x, support_y, query_x, query_y, first_order: bool = False) -> torch.Tensor:
+    """MAML's meta-objective written out: the reference that :class:`MAML` computes.
+
+    For every task ``i`` (the leading dimension of the four tensors, shapes as in
+    :class:`wormhole.tasks.TaskBatch`), ``steps`` gradient steps of size ``inner_lr`` on the
+    support loss from the shared ``params`` (a plain dict of tensors, as
+    ``dict(model.named_parameters())``), then the query loss; the mean over tasks::
+
+        θ_i⁰ = θ,   θ_iʲ⁺¹ = θ_iʲ − α ∇ L_i^support(θ_iʲ),   meta-loss = mean_i L_i^query(θ_i^steps)
+
+    ``first_order`` stops the meta-gradient at the inner gradients (first-order MAML). The
+    package's learners compute the same number faster (tasks batched by hand for dense models,
+    :mod:`wormhole.backprop`); the tests hold every path of :class:`MAML` to this function.
+    """
+
+    def task_loss(p, x, y):
+        return loss_fn(functional_call(model, p, (x,)), y)
+
+    def adapt(p, x, y):
+        for _ in range(steps):
+            g = grad(task_loss)(p, x, y)
+            if first_order:
+                g = {k: v.detach() for k, v in g.items()}
+            p = {k: v - inner_lr * g[k] for k, v in p.items()}
+        return p
+
+    def one_task(p, sx, sy, qx, qy):
+        return task_loss(adapt(p, sx, sy), qx, qy)
+
+    return vmap(one_task, in_dims=(None, 0, 0, 0, 0))(params, support_x, support_y, query_x, query_y).mean()
 
 
 class MAML(MetaLearner):
     """Model-agnostic meta-learning.
 
     The inner loop is ``θ_i^{j+1} = θ_i^j − α ∇ L_i^support(θ_i^j)`` from ``θ_i^0 = θ``;
-    the meta-objective is the mean query loss after ``steps`` such steps. MAML overrides
-    no hook of :class:`~wormhole.MetaLearner`: it is the base class's inner loop as it is.
+    the meta-objective is the mean query loss after ``steps`` such steps, written out in full
+    in :func:`reference_meta_loss` (twenty lines of ``torch.func``). MAML overrides no hook of
+    :class:`~wormhole.MetaLearner`: it is the base class's inner loop as it is.
 
     Args:
         model: the network f, any ``torch.nn.Module`` without batch statistics (its
