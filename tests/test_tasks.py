@@ -127,17 +127,6 @@ def test_a_new_family_needs_only_sample_tasks_and_signs(gen):
     assert (Line(shots=3, queries=4, flip=False).sample(5, gen).sign == 1).all()
 
 
-def test_the_old_private_extension_names_still_work(gen):
-    with pytest.warns(DeprecationWarning, match="sample_tasks"):
-        class Old(wh.tasks.TaskFamily):
-            def _sample(self, n_tasks, generator):
-                sign = self._signs(n_tasks, generator)
-                x = torch.zeros(n_tasks, 2, 1)
-                return wh.tasks.TaskBatch(x[:, :1], x[:, :1], x[:, 1:], x[:, 1:], sign)
-
-    assert Old(shots=1, queries=1).sample(4, gen).n_tasks == 4
-
-
 def test_sinusoid_follows_the_published_ranges(gen):
     b = wh.tasks.Sinusoid(shots=10, queries=10).sample(2000, gen)
     x = torch.cat([b.support_x, b.query_x], 1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import abc
-import warnings
 from typing import NamedTuple
 
 import torch
@@ -115,12 +114,6 @@ class TaskFamily(abc.ABC):
 
     loss: str = "mse"
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if "_sample" in cls.__dict__ and "sample_tasks" not in cls.__dict__:  # the old, private name
-            warnings.warn(f"{cls.__name__}._sample: implement sample_tasks instead", DeprecationWarning, stacklevel=2)
-            cls.sample_tasks = cls.__dict__["_sample"]
-
     def __init__(self, shots: int, queries: int, flip: bool = True, flip_probability: float | None = None):
         self.shots = _checks.count("shots", shots)
         self.queries = _checks.count("queries", queries)
@@ -144,10 +137,6 @@ class TaskFamily(abc.ABC):
         if p == 0.5:
             return torch.randint(0, 2, (n_tasks,), generator=generator).float() * 2 - 1
         return 1 - 2 * (torch.rand(n_tasks, generator=generator) < p).float()
-
-    def _signs(self, n_tasks: int, generator: torch.Generator) -> Tensor:
-        """Deprecated name of :meth:`signs`."""
-        return self.signs(n_tasks, generator)
 
     @abc.abstractmethod
     def sample_tasks(self, n_tasks: int, generator: torch.Generator) -> TaskBatch:
