@@ -235,7 +235,7 @@ def _jsonable(o):
     return str(o)
 
 
-def compare(name: str, learners: dict, train_tasks: TaskFamily, eval_tasks: TaskFamily, seeds=range(5),
+def compare(name: str, learners: dict, train_tasks: TaskFamily, eval_tasks: TaskFamily, seeds=range(5), *,
             iterations: int = 1000, meta_batch: int = 25, meta_lr: float = 1e-3, n_eval: int = 500,
             steps=STEPS, log_every: int = 50, eval_seed: int = 1234, progress: bool = True,
             device="auto", seed_chunk: int | None = None, resume: dict | None = None) -> Comparison:
@@ -263,16 +263,17 @@ def compare(name: str, learners: dict, train_tasks: TaskFamily, eval_tasks: Task
                 done, path = resume[label]
                 done = [s for s in seeds if s in set(done)]
                 rest = [s for s in seeds if s not in set(done)]
-                by_seed = {r.seed: r for r in meta_train_seeds(learner, train_tasks, done, iterations, meta_batch,
-                                                               meta_lr, checkpoint=path, **train)}
+                by_seed = {r.seed: r for r in meta_train_seeds(learner, train_tasks, done, iterations,
+                                                               meta_batch=meta_batch, meta_lr=meta_lr,
+                                                               checkpoint=path, **train)}
                 if rest:
                     by_seed.update({r.seed: r for r in meta_train_seeds(learner, train_tasks, rest, iterations,
-                                                                        meta_batch, meta_lr, seed_chunk=seed_chunk,
-                                                                        **train)})
+                                                                        meta_batch=meta_batch, meta_lr=meta_lr,
+                                                                        seed_chunk=seed_chunk, **train)})
                 runs: list[Run] = [by_seed[s] for s in seeds]
             else:
-                runs = meta_train_seeds(learner, train_tasks, seeds, iterations, meta_batch, meta_lr,
-                                        seed_chunk=seed_chunk, **train)
+                runs = meta_train_seeds(learner, train_tasks, seeds, iterations, meta_batch=meta_batch,
+                                        meta_lr=meta_lr, seed_chunk=seed_chunk, **train)
         wall = time.perf_counter() - t0
         with phase("comparison: evaluation"):
             evals: list[Evaluation] = [evaluate(r.learner, eval_tasks, n_eval, steps, eval_seed, device=device)

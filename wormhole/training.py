@@ -297,7 +297,7 @@ def _runs(run: _Training) -> list[Run]:
 
 
 # ---------------------------------------------------------------- training
-def meta_train_seeds(learner: MetaLearner, tasks: TaskFamily, seeds, iterations: int, meta_batch: int = 25,
+def meta_train_seeds(learner: MetaLearner, tasks: TaskFamily, seeds, iterations: int, *, meta_batch: int = 25,
                      meta_lr: float = 1e-3, progress: bool = True, checkpoint: str | None = None,
                      log_every: int = 50, device="auto", conflict_tasks: int = 16,
                      seed_chunk: int | None = None, on_nonfinite: str = "raise") -> list[Run]:
@@ -343,12 +343,13 @@ def meta_train_seeds(learner: MetaLearner, tasks: TaskFamily, seeds, iterations:
     """
     if not isinstance(learner, MetaLearner):
         raise ValueError(f"learner must be a wormhole MetaLearner, got {type(learner).__name__}")
-    (runs,) = meta_train_sweep([learner], tasks, seeds, iterations, meta_batch, meta_lr, progress, checkpoint,
-                               log_every, device, conflict_tasks, seed_chunk, on_nonfinite=on_nonfinite)
+    (runs,) = meta_train_sweep([learner], tasks, seeds, iterations, meta_batch=meta_batch, meta_lr=meta_lr,
+                               progress=progress, checkpoint=checkpoint, log_every=log_every, device=device,
+                               conflict_tasks=conflict_tasks, seed_chunk=seed_chunk, on_nonfinite=on_nonfinite)
     return runs
 
 
-def meta_train_sweep(learners, tasks: TaskFamily, seeds, iterations: int, meta_batch: int = 25,
+def meta_train_sweep(learners, tasks: TaskFamily, seeds, iterations: int, *, meta_batch: int = 25,
                      meta_lr: float = 1e-3, progress: bool = True, checkpoint: str | None = None,
                      log_every: int = 50, device="auto", conflict_tasks: int = 16,
                      seed_chunk: int | None = None, on_nonfinite: str = "raise") -> list[list[Run]]:
@@ -400,8 +401,9 @@ def meta_train_sweep(learners, tasks: TaskFamily, seeds, iterations: int, meta_b
         if checkpoint is not None:
             raise ValueError("checkpoint needs seed_chunk=None (one file holds all seeds trained together)")
         return [[run for i in range(0, len(seeds), seed_chunk)
-                 for run in meta_train_sweep([learner], tasks, seeds[i:i + seed_chunk], iterations, meta_batch,
-                                             meta_lr, progress, None, log_every, device, conflict_tasks,
+                 for run in meta_train_sweep([learner], tasks, seeds[i:i + seed_chunk], iterations,
+                                             meta_batch=meta_batch, meta_lr=meta_lr, progress=progress,
+                                             log_every=log_every, device=device, conflict_tasks=conflict_tasks,
                                              on_nonfinite=on_nonfinite)[0]]
                 for learner in learners]
     _checks.count("iterations", iterations, minimum=0)
@@ -434,7 +436,7 @@ def meta_train_sweep(learners, tasks: TaskFamily, seeds, iterations: int, meta_b
     return [runs[c * len(seeds):(c + 1) * len(seeds)] for c in range(len(learners))]
 
 
-def meta_train(learner: MetaLearner, tasks: TaskFamily, iterations: int, meta_batch: int = 25,
+def meta_train(learner: MetaLearner, tasks: TaskFamily, iterations: int, *, meta_batch: int = 25,
                meta_lr: float = 1e-3, seed: int = 0, progress: bool = True, checkpoint: str | None = None,
                log_every: int = 50, device="auto", conflict_tasks: int = 16) -> History:
     """Meta-train ``learner`` in place on ``tasks`` with its outer optimiser (Adam; see
@@ -477,8 +479,9 @@ def meta_train(learner: MetaLearner, tasks: TaskFamily, iterations: int, meta_ba
         >>> history.iterations, len(history.meta_loss)
         (5, 5)
     """
-    (run,) = meta_train_seeds(learner, tasks, [seed], iterations, meta_batch, meta_lr, progress, checkpoint,
-                              log_every, device, conflict_tasks)
+    (run,) = meta_train_seeds(learner, tasks, [seed], iterations, meta_batch=meta_batch, meta_lr=meta_lr,
+                              progress=progress, checkpoint=checkpoint, log_every=log_every, device=device,
+                              conflict_tasks=conflict_tasks)
     learner.to(next(run.learner.parameters()).device)
     learner.load_state_dict(run.learner.state_dict())
     return run.history

@@ -313,7 +313,7 @@ def validation_scores(runs, tasks: TaskFamily, n_tasks: int, seed: int, metric: 
     return np.array(out)
 
 
-def tune(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily | None, iterations: int, seeds,
+def tune(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily | None, iterations: int, seeds, *,
          meta_batch: int = 25, meta_lr: float = 1e-3, n_validation: int = 500, validation_seed: int | None = None,
          log_every: int | None = None, progress: bool = True, device="auto", seed_chunk: int | None = None,
          keep_runs: bool = False, metric: str | None = None) -> Tuning:
@@ -341,12 +341,14 @@ def tune(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily | No
         ValueError: the grids are empty or of unequal sizes (an unequal budget).
     """
     seeds = [int(s) for s in seeds]
-    return tune_sets(grids, train_tasks, validation_tasks, iterations, [seeds], meta_batch, meta_lr, n_validation,
-                     validation_seed, log_every, progress, device, seed_chunk, keep_runs, metric)[0]
+    return tune_sets(grids, train_tasks, validation_tasks, iterations, [seeds], meta_batch=meta_batch,
+                     meta_lr=meta_lr, n_validation=n_validation, validation_seed=validation_seed,
+                     log_every=log_every, progress=progress, device=device, seed_chunk=seed_chunk,
+                     keep_runs=keep_runs, metric=metric)[0]
 
 
 def tune_sets(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily | None, iterations: int,
-              seed_sets_, meta_batch: int = 25, meta_lr: float = 1e-3, n_validation: int = 500,
+              seed_sets_, *, meta_batch: int = 25, meta_lr: float = 1e-3, n_validation: int = 500,
               validation_seed: int | None = None, log_every: int | None = None, progress: bool = True,
               device="auto", seed_chunk: int | None = None, keep_runs: bool = False,
               metric: str | None = None) -> list[Tuning]:
@@ -388,8 +390,9 @@ def tune_sets(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily
         runs: list = [None] * len(grid)
         for group in _groups(grid):
             with phase("tuning: training"):
-                swept = meta_train_sweep([grid[j] for j in group], train_tasks, seeds, iterations, meta_batch,
-                                         meta_lr, progress, None, log_every or max(iterations, 1), device,
+                swept = meta_train_sweep([grid[j] for j in group], train_tasks, seeds, iterations,
+                                         meta_batch=meta_batch, meta_lr=meta_lr, progress=progress,
+                                         log_every=log_every or max(iterations, 1), device=device,
                                          seed_chunk=seed_chunk, on_nonfinite="continue")
             for j, r in zip(group, swept):
                 runs[j] = r
@@ -429,7 +432,7 @@ def carry_over(learner: MetaLearner, model: nn.Module) -> MetaLearner:
     return type(learner)(copy.deepcopy(model), **args)
 
 
-def compare_selected(name: str, tuning: Tuning, train_tasks: TaskFamily, eval_tasks: TaskFamily, seeds,
+def compare_selected(name: str, tuning: Tuning, train_tasks: TaskFamily, eval_tasks: TaskFamily, seeds, *,
                      iterations: int | None = None, defaults: dict | None = None, model: nn.Module | None = None,
                      **kwargs) -> Comparison:
     """Train each method's selected configuration with fresh ``seeds`` (disjoint from the tuning
@@ -463,7 +466,7 @@ def compare_selected(name: str, tuning: Tuning, train_tasks: TaskFamily, eval_ta
     return comparison
 
 
-def compare_sets(name: str, tunings: list[Tuning], train_tasks: TaskFamily, eval_tasks: TaskFamily, seeds,
+def compare_sets(name: str, tunings: list[Tuning], train_tasks: TaskFamily, eval_tasks: TaskFamily, seeds, *,
                  iterations: int | None = None, resume: list | None = None, **kwargs) -> Comparison:
     """:func:`compare_selected` once per replication set: with one tuning, its selection trains on
     all ``seeds``; with two (:func:`tune_sets`), the first set of :func:`wormhole.seeding.seed_sets`
@@ -569,7 +572,7 @@ def tail_change(before, after, level: float = 0.95) -> tuple[float, float, bool]
     return mean, ci, bool(np.isfinite(mean) and np.isfinite(ci) and abs(mean) <= ci)
 
 
-def converged_budget(learner: MetaLearner, train_tasks: TaskFamily, validation_tasks: TaskFamily, seeds,
+def converged_budget(learner: MetaLearner, train_tasks: TaskFamily, validation_tasks: TaskFamily, seeds, *,
                      start: int = 500, cap: int = 16000, growth: float = 2.0, meta_batch: int = 25,
                      meta_lr: float = 1e-3, n_validation: int = 500, validation_seed: int = 0,
                      log_every: int = 50, progress: bool = True, device="auto", workdir=None,
@@ -596,8 +599,9 @@ def converged_budget(learner: MetaLearner, train_tasks: TaskFamily, validation_t
 
         def score_at(n):
             with phase("convergence: training"):
-                runs = meta_train_seeds(learner, train_tasks, seeds, n, meta_batch, meta_lr, progress, path,
-                                        log_every, device, on_nonfinite="continue")
+                runs = meta_train_seeds(learner, train_tasks, seeds, n, meta_batch=meta_batch, meta_lr=meta_lr,
+                                        progress=progress, checkpoint=path, log_every=log_every, device=device,
+                                        on_nonfinite="continue")
             # a diverged run scores worst (validation_scores), so its curve never looks flat
             with phase("convergence: validation"):
                 return validation_scores(runs, validation_tasks, n_validation, validation_seed, metric, device)
@@ -638,7 +642,7 @@ class FairFight:
                 f"{self.convergence.iterations} iterations ({state}) on {len(self.comparison.config['seeds'])} fresh seeds")
 
 
-def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: TaskFamily, tuning_seeds, seeds,
+def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: TaskFamily, tuning_seeds, seeds, *,
                tune_iterations: int, converge_start: int, converge_cap: int, defaults: dict | None = None,
                validation_tasks: TaskFamily | None = None, meta_batch: int = 25, meta_lr: float = 1e-3,
                n_validation: int = 500, n_eval: int = 500, eval_seed: int = 1234, log_every: int = 50,
@@ -776,9 +780,9 @@ def landscape(comparison: Comparison, template, wormhole_lrs, w0s, train_tasks: 
     grid = [Wormhole(copy.deepcopy(template.model), **args, wormhole_lr=a, wormhole_init=w)
             for a in wormhole_lrs for w in w0s]
     with phase("landscape: training"):
-        runs = meta_train_sweep(grid, train_tasks, cfg["seeds"], cfg["iterations"], cfg["meta_batch"],
-                                cfg["meta_lr"], progress, None, log_every=max(cfg["iterations"], 1), device=device,
-                                on_nonfinite="continue")
+        runs = meta_train_sweep(grid, train_tasks, cfg["seeds"], cfg["iterations"], meta_batch=cfg["meta_batch"],
+                                meta_lr=cfg["meta_lr"], progress=progress, log_every=max(cfg["iterations"], 1),
+                                device=device, on_nonfinite="continue")
     base = comparison[baseline].per_seed(steps, metric)
     usage_batch = eval_tasks.sample(min(cfg["n_eval"], 256),
                                     torch.Generator().manual_seed(stream_seed(cfg["eval_seed"], "eval") + 1))
