@@ -292,3 +292,37 @@ def test_merge_and_subset_are_inverse():
         wh.experiments.merge("m", [parts[0], parts[0]])
     with pytest.raises(ValueError, match="seeds"):
         merged.subset([7])
+
+
+def test_a_selection_at_the_edge_widens_every_methods_grid_equally():
+    tasks = wh.tasks.Threshold()
+    # α far too small to learn in a few iterations: the largest α of the range wins
+    grids = tuning.standard_grids(tiny_mlp(), "bce", 1e-3, k=3, decades=0.5)
+    widen = tuning.widening(tiny_mlp(), "bce", 1e-3, k=2)
+    fight = tuning.fair_fight("t", grids, tasks, tasks, tuning_seeds=[[50, 51], [52, 53]], seeds=[0, 1, 2, 3],
+                              tune_iterations=6, converge_start=6, converge_cap=6, n_eval=8, widen=widen,
+                              max_widen=1, **FAST)
+    edges = set()
+    for t in fight.tunings:
+        widened = t.budget["widened"]
+        assert "highest" in widened and len(widened) == len(set(widened))
+        edges |= set(widened)
+        n = 3 + 2 * len(widened)
+        assert {len(m.grid) for m in t.methods.values()} == {n} and t.budget["configurations"] == n
+        alphas = [l.inner_lr for l in t["MAML"].grid]
+        assert alphas[:3] == [l.inner_lr for l in grids["MAML"]]
+        for m in t.methods.values():   # every method got the same α values, and the rule's selection
+            assert [l.inner_lr for l in m.grid] == alphas
+            assert m.selected == tuning._select(m.per_seed, m.diverged, higher=True)
+    # a decade past each edge that some method of some set selected: the same extension for both sets
+    for t in fight.tunings:
+        alphas = [l.inner_lr for l in t["MAML"].grid]
+        assert t.budget["widened"] == sorted(edges)
+        if "highest" in edges:
+            assert max(alphas) == pytest.approx(10 * max(alphas[:3]))
+        if "lowest" in edges:
+            assert min(alphas) == pytest.approx(min(alphas[:3]) / 10)
+    # without widening nothing changes
+    plain = tuning.fair_fight("t", grids, tasks, tasks, tuning_seeds=[50, 51], seeds=[0, 1, 2, 3], tune_iterations=6,
+                              converge_start=6, converge_cap=6, n_eval=8, **FAST)
+    assert "widened" not in plain.tuning.budget and len(plain.tuning["MAML"].grid) == 3

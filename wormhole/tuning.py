@@ -95,7 +95,7 @@ def evenly(values: list, k: int) -> list:
 
 def standard_grids(model: nn.Module, loss, inner_lr: float, k: int = 12, steps: int = 1,
                    first_order: bool = False, decades: float = 1.0, wormhole_factors=(1.0, 10.0, 100.0),
-                   learned_factor: float = 1.0, w0s=(0.1, 0.5, 1.0)) -> dict[str, list[MetaLearner]]:
+                   learned_factor: float = 1.0, w0s=(0.1, 0.5, 1.0), alphas=None) -> dict[str, list[MetaLearner]]:
     """The book's grids: ``k`` configurations per method (an equal budget) that all explore the
     inner rate α on **one shared grid**, ``log_grid(inner_lr, decades, k)``: configuration ``j`` of
     every method has the same α, the ``j``-th value (so every method explores α at the same
@@ -111,7 +111,8 @@ def standard_grids(model: nn.Module, loss, inner_lr: float, k: int = 12, steps: 
     * ``"learned scale"`` (:class:`~wormhole.LearnedScale`): w₀ ∈ ``w0s`` the same way.
 
     Every learner gets its own copy of ``model``. ``decades >= 1`` keeps the range at least one
-    decade either side of ``inner_lr`` (the protocol's minimum).
+    decade either side of ``inner_lr`` (the protocol's minimum). ``alphas``: the α values themselves
+    instead of ``log_grid(inner_lr, decades, k)`` (how :func:`widening` extends a range).
     """
     k = _checks.count("k", k)
     common = dict(loss=loss, steps=steps, first_order=first_order)
@@ -119,7 +120,8 @@ def standard_grids(model: nn.Module, loss, inner_lr: float, k: int = 12, steps: 
     def m():
         return copy.deepcopy(model)
 
-    alphas = log_grid(inner_lr, decades, k)
+    alphas = log_grid(inner_lr, decades, k) if alphas is None else [_checks.positive("alphas", float(a))
+                                                                    for a in alphas]
     combos = list(itertools.product(list(wormhole_factors) + ["learned"], w0s))
     wormhole = []
     for j, a in enumerate(alphas):
@@ -144,6 +146,24 @@ def _stride(n: int) -> int:
     if n <= 2:
         return 1
     return next(s for s in range(2, n + 1) if math.gcd(s, n) == 1)
+
+
+def widening(model: nn.Module, loss, inner_lr: float, k: int, decades: float = 1.0, **grid_options):
+    """The rule for a selection at the edge of the α range, as a function for :func:`fair_fight`:
+    ``widen(direction, alphas)`` gives every method ``k`` more configurations whose α continue the
+    range one decade (``decades``) past its ``"lowest"`` or ``"highest"`` value, log-spaced at the
+    grid's own resolution or finer, built like :func:`standard_grids` (same ``model``, ``loss`` and
+    ``grid_options``) so that the budget stays equal."""
+    k = _checks.count("k", k)
+    decades = _checks.positive("decades", decades)
+
+    def widen(direction: str, alphas) -> dict[str, list[MetaLearner]]:
+        edge = min(alphas) if direction == "lowest" else max(alphas)
+        sign = -1 if direction == "lowest" else 1
+        new = [float(f"{edge * 10 ** (sign * decades * (i + 1) / k):.12g}") for i in range(k)]
+        return standard_grids(model, loss, inner_lr, k=k, alphas=sorted(new), **grid_options)
+
+    return widen
 
 
 def grid_table(grids: dict, title: str = ""):
@@ -226,6 +246,13 @@ class MethodTuning:
                 "at_edge": self.at_edge}
 
 
+def _select(per_seed: np.ndarray, diverged: np.ndarray, higher: bool) -> int:
+    """:data:`SELECTION_RULE` on per-configuration, per-seed scores: the best mean; a configuration
+    that diverged on any seed scores worst; the first of ties."""
+    score = np.where(diverged.any(1), -np.inf if higher else np.inf, per_seed.mean(1))
+    return int(np.argmax(score) if higher else np.argmin(score))
+
+
 def _finite(x) -> float | None:
     return float(x) if np.isfinite(x) else None
 
@@ -248,6 +275,27 @@ class Tuning:
 
     def __getitem__(self, name) -> MethodTuning:
         return self.methods[name]
+
+    def extended(self, more: "Tuning", direction: str) -> "Tuning":
+        """This tuning with ``more``'s configurations appended to every method's grid (trained with
+        the same budget, seeds and validation tasks) and the selection made again over the whole
+        grid; ``budget["widened"]`` records ``direction``."""
+        if set(more.methods) != set(self.methods):
+            raise ValueError(f"the extension must tune the same methods {sorted(self.methods)}; got {sorted(more.methods)}")
+        for key in ("iterations", "seeds", "meta_batch", "meta_lr", "n_validation", "metric", "validation_seed"):
+            if more.budget[key] != self.budget[key]:
+                raise ValueError(f"the extension's budget differs in {key!r}: {more.budget[key]!r} vs {self.budget[key]!r}")
+        higher = HIGHER_IS_BETTER[self.budget["metric"]]
+        methods = {}
+        for name, m in self.methods.items():
+            extra = more.methods[name]
+            per_seed = np.vstack([m.per_seed, extra.per_seed])
+            diverged = np.vstack([m.diverged, extra.diverged])
+            methods[name] = MethodTuning(name, m.grid + extra.grid, per_seed, diverged,
+                                         _select(per_seed, diverged, higher), m.metric)
+        budget = {**self.budget, "configurations": self.budget["configurations"] + more.budget["configurations"],
+                  "widened": [*self.budget.get("widened", []), direction]}
+        return Tuning(methods, budget, {})
 
     def selected(self) -> dict[str, MetaLearner]:
         """``{method: fresh copy of its selected configuration}``, ready for :func:`compare_selected`."""
@@ -407,9 +455,8 @@ def tune_sets(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily
             diverged = ~np.isfinite(per_seed)
             if diverged.any(1).all():
                 raise ValueError(f"every configuration of {name!r} diverged; widen or move its grid")
-            score = np.where(diverged.any(1), -np.inf if higher else np.inf, per_seed.mean(1))
-            best = int(np.argmax(score) if higher else np.argmin(score))   # the first of ties
-            methods[g][name] = MethodTuning(name, grid, per_seed, diverged, best, metric)
+            methods[g][name] = MethodTuning(name, grid, per_seed, diverged, _select(per_seed, diverged, higher),
+                                            metric)
             if keep_runs:
                 kept[g][name] = own
     out = []
@@ -647,7 +694,7 @@ def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: Task
                validation_tasks: TaskFamily | None = None, meta_batch: int = 25, meta_lr: float = 1e-3,
                n_validation: int = 500, n_eval: int = 500, eval_seed: int = 1234, log_every: int = 50,
                progress: bool = True, device="auto", seed_chunk: int | None = None,
-               metric: str | None = None) -> FairFight:
+               metric: str | None = None, widen=None, max_widen: int = 2) -> FairFight:
     """The book's protocol for one problem, in order:
 
     1. :func:`tune` every method's grid with the same budget (``tune_iterations`` ×
@@ -666,6 +713,12 @@ def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: Task
        (``{label: learner}``) trained beside them. The runs of a convergence check go on from where
        it left them (the same runs, not trained twice) unless ``seed_chunk`` splits the seeds.
 
+    With ``widen`` (e.g. :func:`widening`), a selected α at the edge of its range in any method of
+    any set extends **every** method's grid past that edge (``widen(direction, alphas)`` gives the
+    new configurations, the same number for every method, so the budget stays equal) and the
+    selection is made again over the wider grid, at most ``max_widen`` times; the tuning's budget
+    records each ``"widened"`` direction, and a selection still at the edge stays flagged.
+
     ``validation_tasks`` defaults to ``train_tasks.validation()`` (the same family, whose *stream*
     differs; an image family's validation split), seeded by the first seed of each tuning set; the
     selection and convergence score ``metric`` (default: :func:`wormhole.evaluation.judged_metric`
@@ -679,8 +732,17 @@ def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: Task
     if repeated and len(groups) != 2:
         raise ValueError(f"tuning_seeds must be a list of seeds or a pair of lists (one per seed set); got "
                          f"{len(groups)} lists")
-    tunings = tune_sets(grids, train_tasks, validation_tasks, tune_iterations, groups, seed_chunk=seed_chunk,
-                        metric=metric, **{k: v for k, v in common.items() if k != "log_every"})
+    tuning_options = dict(seed_chunk=seed_chunk, metric=metric, **{k: v for k, v in common.items() if k != "log_every"})
+    tunings = tune_sets(grids, train_tasks, validation_tasks, tune_iterations, groups, **tuning_options)
+    for _ in range(_checks.count("max_widen", max_widen, minimum=0) if widen is not None else 0):
+        edges = sorted({t[name].at_edge.get("inner_lr") for t in tunings for name in t.methods} - {None})
+        if not edges:
+            break
+        for direction in edges:
+            alphas = sorted({learner.inner_lr for m in tunings[0].methods.values() for learner in m.grid})
+            more = tune_sets(widen(direction, alphas), train_tasks, validation_tasks, tune_iterations, groups,
+                             **tuning_options)
+            tunings = [t.extended(e, direction) for t, e in zip(tunings, more)]
     sets = seed_sets(seeds)[:len(tunings)]
     start = max(converge_start, tune_iterations)
     cap = max(converge_cap, converge_start, tune_iterations)
