@@ -326,3 +326,14 @@ def test_a_selection_at_the_edge_widens_every_methods_grid_equally():
     plain = tuning.fair_fight("t", grids, tasks, tasks, tuning_seeds=[50, 51], seeds=[0, 1, 2, 3], tune_iterations=6,
                               converge_start=6, converge_cap=6, n_eval=8, **FAST)
     assert "widened" not in plain.tuning.budget and len(plain.tuning["MAML"].grid) == 3
+
+
+def test_compare_sets_refuses_reused_seeds_and_odd_numbers_of_tunings():
+    tasks = wh.tasks.Threshold()
+    result = tuning.tune(_grids(), tasks, tasks, 2, [50, 51], **{k: v for k, v in FAST.items() if k != "log_every"})
+    with pytest.raises(ValueError, match="fresh"):
+        tuning.compare_sets("t", [result], tasks, tasks, seeds=[0, 51])
+    with pytest.raises(ValueError, match="one tuning"):
+        tuning.compare_sets("t", [result, result, result], tasks, tasks, seeds=[0, 1, 2])
+    with pytest.raises(ValueError, match="one entry per tuning"):
+        tuning.compare_sets("t", [result], tasks, tasks, seeds=[0, 1], resume=[None, None])
