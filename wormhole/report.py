@@ -27,10 +27,10 @@ from .checkpoints import atomic_write
 from .book import metrics_dir, provenance
 from .evaluation import judged_metric
 from .experiments import metric_label
+from .labels import ABLATIONS, CONFLICT_BASELINES, WORMHOLE_VARIANTS
 from .seeding import seed_sets
 from .stats import VERDICTS, Judgement, Paired, fmt, judge_units, paired
 
-WORMHOLE_VARIANTS = ("Wormhole", "Wormhole-seam")
 #: which metrics improve upwards
 HIGHER_IS_BETTER = {"loss": False, "accuracy": True, "conflict": True, "conflict_during_training": True,
                     "added_directions": True, "added_directions_adapted": True}
@@ -347,13 +347,6 @@ def _headline(metrics: dict[str, dict], problem: str, conflicting_only: bool = T
     found = [m for m in metrics.values() if m.get("config", {}).get("problem") == problem
              and "methods" in m and not (conflicting_only and m["config"].get("control")) and not carried_over(m)]
     return [m for m in found if tuned(m)] or found
-
-
-#: the simpler explanations a tuned Wormhole must also beat before "the wormhole helps" is credited
-ABLATIONS = ("learned scale", "learned step")
-#: the baselines a tuned Wormhole must have less conflict than: MAML, and a learned output scale, which
-#: changes the gradients' geometry without any wormhole
-CONFLICT_BASELINES = ("MAML", "learned scale")
 
 
 def against_maml(comparisons: list[dict], metrics: tuple, steps=None, baselines: tuple = ("MAML",)) -> list[list]:

@@ -10,12 +10,13 @@ import numpy as np
 from torch import nn
 
 from .. import _checks
+from ..labels import LEARNED_SCALE, LEARNED_STEP, MAML as MAML_LABEL, TUNED, WORMHOLE
 from ..learners import MAML, LearnedScale, LearnedStep, MetaLearner, Wormhole
 from ..report import SETTINGS, setting_values
 
 
 #: the names :func:`standard_grids` gives the methods
-METHODS = ("MAML", "Wormhole", "learned scale", "learned step")
+METHODS = TUNED
 
 
 def log_grid(center: float, decades: float = 1.0, n: int = 5) -> list[float]:
@@ -76,11 +77,11 @@ def standard_grids(model: nn.Module, loss, inner_lr: float, k: int = 12, steps: 
         else:
             wormhole.append(Wormhole(m(), inner_lr=a, wormhole_lr=rate * a, wormhole_init=w0, **common))
     return {
-        "MAML": [MAML(m(), inner_lr=a, **common) for a in alphas],
-        "Wormhole": wormhole,
-        "learned scale": [LearnedScale(m(), inner_lr=a, wormhole_init=w0s[(j * _stride(len(w0s))) % len(w0s)],
+        MAML_LABEL: [MAML(m(), inner_lr=a, **common) for a in alphas],
+        WORMHOLE: wormhole,
+        LEARNED_SCALE: [LearnedScale(m(), inner_lr=a, wormhole_init=w0s[(j * _stride(len(w0s))) % len(w0s)],
                                        **common) for j, a in enumerate(alphas)],
-        "learned step": [LearnedStep(m(), inner_lr=a, **common) for a in alphas],
+        LEARNED_STEP: [LearnedStep(m(), inner_lr=a, **common) for a in alphas],
     }
 
 
