@@ -104,3 +104,17 @@ def test_import_wormhole_is_lean():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[0] == "", f"import wormhole loaded {out[0]}"
     assert out[1] == "True True"   # and they do load on first use
+
+
+def test_the_core_does_not_import_the_books_layer():
+    """Training, evaluation and comparisons are the library; the book's settings (sizes, seeds,
+    metrics files), its results page and its displays are a layer on top that the core does not
+    load (a record made *for* the book loads ``wormhole.book`` when it is made)."""
+    import subprocess
+    import sys
+
+    book_layer = ["wormhole.book", "wormhole.report", "wormhole.display", "wormhole.plotting", "wormhole.tuning"]
+    code = ("import sys, wormhole.training, wormhole.evaluation, wormhole.experiments, wormhole.diagnostics; "
+            f"print([m for m in {book_layer!r} if m in sys.modules])")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]", f"the core loaded the book's layer: {loaded}"

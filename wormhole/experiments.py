@@ -19,7 +19,6 @@ from . import models, tasks as task_families
 from .diagnostics import adaptation_statistics
 from .evaluation import Evaluation, evaluate
 from .learners import MAML, Wormhole
-from .book import metrics_dir, provenance, quick
 from .checkpoints import atomic_write
 from .stats import Paired, fmt, mean_ci, paired
 from .tasks.base import TaskFamily
@@ -159,9 +158,9 @@ class Comparison:
         return self.methods[key]
 
     def summary(self) -> dict:
-        """Plain data for the metrics file: the comparison's name, configuration, provenance and
-        every method's :meth:`MethodResult.summary`."""
-        return {"name": self.name, "config": self.config, "provenance": provenance(),
+        """Plain data: the comparison's name, configuration and every method's
+        :meth:`MethodResult.summary`."""
+        return {"name": self.name, "config": self.config,
                 "methods": {k: m.summary() for k, m in self.methods.items()}}
 
     def table(self, steps=(0, 1, 10), title: str = ""):
@@ -193,11 +192,15 @@ class Comparison:
     def record(self, problem: str | None = None) -> dict:
         """:meth:`summary` with the tags the results page files it under: ``problem`` (the claim
         group: ``"threshold"``, ``"wavelet"``, ``"mnist"``, ``"expressivity"``; ``None``: shown only
-        in its chapter) and ``control`` (the training tasks do not conflict)."""
+        in its chapter) and ``control`` (the training tasks do not conflict), and the book build it
+        belongs to (:func:`wormhole.book.provenance`, which the results page checks; ``config["quick"]``)."""
+        from .book import provenance   # the book's layer, loaded only when a record is made for it
+
         summary = self.summary()
+        summary["config"] = dict(summary["config"])   # the comparison's own config stays as it was
         flip = summary["config"]["train_tasks"].get("flip")
-        summary["config"].update(problem=problem, control=flip is False)
-        return summary
+        summary["config"].update(problem=problem, control=flip is False, quick=provenance()["quick"])
+        return {**summary, "provenance": provenance()}
 
     def subset(self, seeds) -> "Comparison":
         """The same comparison restricted to ``seeds`` (each one of its seeds), in that order: every
@@ -218,8 +221,12 @@ class Comparison:
         return Comparison(self.name, methods, {**self.config, "seeds": seeds})
 
     def save(self, path: str | os.PathLike | None = None, problem: str | None = None) -> dict:
-        """Write :meth:`record` as JSON (default: ``metrics_dir()/<name>.json``) and return it."""
-        path = Path(path) if path is not None else metrics_dir() / f"{self.name}.json"
+        """Write :meth:`record` as JSON (default: the book's ``metrics_dir()/<name>.json``) and return it."""
+        if path is None:
+            from .book import metrics_dir
+
+            path = metrics_dir() / f"{self.name}.json"
+        path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         record = self.record(problem)
         text = json.dumps(record, indent=1, default=_jsonable)
@@ -287,7 +294,7 @@ def compare(name: str, learners: dict, train_tasks: TaskFamily, eval_tasks: Task
         results[label] = MethodResult(label, runs, evals, usage, wall, start=own)
     config = {"seeds": seeds, "iterations": iterations, "meta_batch": meta_batch, "meta_lr": meta_lr,
               "n_eval": n_eval, "eval_seed": eval_seed, "train_tasks": train_tasks.describe(),
-              "eval_tasks": eval_tasks.describe(), "quick": quick()}
+              "eval_tasks": eval_tasks.describe()}
     return Comparison(name, results, config)
 
 
