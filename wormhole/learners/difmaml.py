@@ -16,7 +16,8 @@ from torch import Tensor, nn
 from torch.func import vmap
 
 from .. import _checks, distributed
-from .base import MetaLearner, Params, flat_name, tree_map, tree_stack
+from .base import MetaLearner, Params
+from .trees import flat_name, tree_map, tree_stack
 
 GRAPHS = ("ring", "full")
 AGENT_PREFIX = "agents."

@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import Params, flat_name
+from .base import Params
+from .trees import flat_name
 from .maml import MAML
 from .wormhole import Wormhole
 
