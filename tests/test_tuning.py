@@ -337,3 +337,17 @@ def test_compare_sets_refuses_reused_seeds_and_odd_numbers_of_tunings():
         tuning.compare_sets("t", [result, result, result], tasks, tasks, seeds=[0, 1, 2])
     with pytest.raises(ValueError, match="one entry per tuning"):
         tuning.compare_sets("t", [result], tasks, tasks, seeds=[0, 1], resume=[None, None])
+
+
+def test_the_results_page_shows_each_sets_selection_and_any_widening():
+    tasks = wh.tasks.Threshold()
+    a, b = tuning.tune_sets(_grids(), tasks, tasks, 2, [[50, 51], [52, 53]],
+                            **{k: v for k, v in FAST.items() if k != "log_every"})
+    b = b.extended(tuning.tune(_grids(), tasks, tasks, 2, [52, 53], **{k: v for k, v in FAST.items()
+                                                                        if k != "log_every"}), "highest")
+    record = {"name": "threshold-t", "methods": {}, "config": {
+        "problem": "threshold", "tuned_methods": ["MAML", "Wormhole"], "seeds": [0, 1], "iterations": 2,
+        "tuning": a.summary(), "tuning_sets": [a.summary(), b.summary()], "convergence": {}}}
+    page = wh.report.tuning_table({"threshold-t": record})
+    assert "seed set 1" in page and "seed set 2" in page
+    assert page.count("widened past its highest value") == 1

@@ -591,8 +591,13 @@ def tuning_table(metrics: dict[str, dict]) -> str:
             moved = (f"<p>how far the meta-learned quantities moved in training (start → mean over seeds at the end): "
                      f"{html.escape(moved)}</p>" if moved else "")
             sets = c["config"].get("tuning_sets") or [c["config"]["tuning"]]
-            tables = "".join(selected_table(t, title=f"seed set {i + 1}" if len(sets) > 1 else "")._repr_html_()
-                             for i, t in enumerate(sets))
+            def widened(t):
+                past = t.get("budget", {}).get("widened", [])
+                return (f" (α range widened past its {' and '.join(past)} value{'s' if len(past) > 1 else ''})"
+                        if past else "")
+
+            tables = "".join(selected_table(t, title=(f"seed set {i + 1}" if len(sets) > 1 else "") + widened(t))
+                             ._repr_html_() for i, t in enumerate(sets))
             parts.append(f"<p><b>{html.escape(problem)}: {html.escape(c['name'])}</b>{html.escape(trained)}</p>"
                          + tables + moved)
     return "\n".join(parts) if parts else "<p>no tuned comparisons were saved</p>"
