@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 from torch.func import grad, vmap
 
-from .learners.base import HYPER_PREFIX, MetaLearner, Params
+from .learners.base import MetaLearner, Params
 from .tasks.base import TaskBatch
 
 

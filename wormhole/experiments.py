@@ -20,7 +20,7 @@ from .diagnostics import adaptation_statistics
 from .evaluation import Evaluation, evaluate
 from .learners import MAML, Wormhole
 from .checkpoints import atomic_write
-from .stats import Paired, fmt, mean_ci, paired
+from .stats import Paired, mean_ci, paired
 from .tasks.base import TaskFamily
 from .seeding import stream_seed
 from .timing import phase

@@ -14,7 +14,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .display import AGREEMENT_SHORT
 from .stats import mean_ci
 
 #: the book's text column, in inches at the 100 dpi of inline figures (688 CSS pixels)

@@ -51,7 +51,7 @@ from .convergence import FLAT_TAIL, Budget, Convergence, budgets, converged_budg
 from .grids import METHODS, evenly, grid_table, log_grid, standard_grids, widening
 from .landscape import Landscape, landscape
 from .protocol import FairFight, carry_over, compare_selected, compare_sets, fair_fight
-from .selection import SELECTION_RULE, MethodTuning, Tuning, _select, tune, tune_sets, validation_scores
+from .selection import SELECTION_RULE, MethodTuning, Tuning, _select, tune, tune_sets, validation_scores  # noqa: F401
 
 __all__ = ["METHODS", "SELECTION_RULE", "FLAT_TAIL", "Budget", "Convergence", "FairFight", "Landscape", "MethodTuning",
            "Tuning", "budgets", "carry_over", "tail_change", "compare_selected", "compare_sets", "converged_budget",
