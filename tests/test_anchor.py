@@ -22,7 +22,7 @@ def test_across_shots_is_each_seeds_evaluation_averaged_over_seeds(comparison):
     assert set(ours) == {"MAML", "Meta-SGD"} and set(ours["MAML"]) == {5, 10}
     for name, cells in ours.items():
         for k, cell in cells.items():
-            expected = [wh.evaluate(r.learner, wh.tasks.Sinusoid(shots=k, queries=20), 30, (1,), 9).mean_loss(1)
+            expected = [wh.evaluate(r.learner, wh.tasks.Sinusoid(shots=k, queries=20), 30, steps=(1,), seed=9).mean_loss(1)
                         for r in comparison[name].runs]
             assert np.allclose(cell.per_seed, expected)
             mean, half = wh.stats.mean_ci(expected)

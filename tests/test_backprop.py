@@ -161,6 +161,55 @@ def test_it_falls_back_to_torch_func_where_it_does_not_apply(case):
     learner.task_losses(meta, x, y, x, y)  # and the general path still runs
 
 
+class _SquaredLoss(wh.MAML):
+    def support_loss(self, meta, fast, x, y):
+        return super().support_loss(meta, fast, x, y) ** 2
+
+
+class _ShiftedForward:  # a mixin, not a learner: what it redefines counts for the class that uses it
+    def forward_fast(self, meta, fast, x):
+        return super().forward_fast(meta, fast, x) + 0.5
+
+
+class _ShiftedMAML(_ShiftedForward, wh.MAML):
+    pass
+
+
+class _ShiftedWormhole(_ShiftedForward, wh.Wormhole):
+    pass
+
+
+class _Declared(_ShiftedMAML):
+    explicit_backprop = False  # declared in the body: kept as written
+
+
+@pytest.mark.parametrize("cls, expected", [(wh.MAML, True), (wh.Wormhole, True), (wh.LearnedScale, True),
+                                           (wh.WormholeANIL, True), (_SquaredLoss, False), (_ShiftedMAML, False),
+                                           (_ShiftedWormhole, False), (_Declared, False), (wh.ESMAML, False)])
+def test_a_class_that_redefines_an_assumed_hook_loses_the_fast_path(cls, expected):
+    assert cls.explicit_backprop is expected
+    learner = cls(wh.models.MLP(2, (6,), 1), loss="bce").double()
+    x, y = _data("bce")
+    meta = learner.meta_parameters()
+    fast = learner.initial_fast_batch(meta, x.shape[0])
+    assert (learner.explicit_support_gradients(meta, fast, x, y) is not None) is expected
+    # whichever path runs, the inner gradients are those of the class's own support loss
+    expected_grads = vmap(learner.support_gradient, in_dims=(None, 0, 0, 0))(meta, fast, x, y)
+    got = learner.support_gradients(meta, fast, x, y)
+    for k in fast:
+        assert _relative(got[k], expected_grads[k]) < 1e-12
+
+
+def test_the_other_capabilities_follow_the_same_rule():
+    class Clipped(wh.MAML):
+        def step(self, meta, fast, grads):
+            return fast
+
+    assert wh.MAML.elementwise_step and not Clipped.elementwise_step
+    assert wh.MAML.traceable_meta_gradients and not wh.TreeMAML.traceable_meta_gradients
+    assert not wh.ESMAML.traceable_meta_gradients and wh.MetaSGD.traceable_meta_gradients
+
+
 def test_an_overridden_inner_step_is_respected():
     class Clipped(wh.MAML):
         def step(self, meta, fast, grads):

@@ -1,6 +1,8 @@
 """Properties every learner that ``wormhole.learners`` exports must have.
 
-A new learner joins :data:`FACTORIES`; the first test fails until it does.
+Every name in ``wormhole.learners.__all__`` is walked: a new learner that can be built as
+``Learner(model, loss=..., inner_lr=..., steps=...)`` is picked up with no change here;
+:data:`VARIANTS` adds the settings that exercise a learner's other code paths.
 """
 
 import inspect
@@ -17,30 +19,32 @@ def mlp(hidden=(6,)):
     return wh.models.MLP(1, hidden, 1)
 
 
-#: one small instance of every exported learner (ES-MAML in both inner modes; its directions are seeded)
-FACTORIES = {
-    "MetaLearner": lambda m, **kw: wh.MetaLearner(m, **kw),
-    "MAML": lambda m, **kw: wh.MAML(m, **kw),
+#: learners built with settings other than their defaults (ES-MAML in both inner modes; its
+#: directions are seeded): ``name`` or ``name-variant`` → factory(model, **settings)
+VARIANTS = {
     "Wormhole": lambda m, **kw: wh.Wormhole(m, wormhole_init=0.5, **kw),
     "Wormhole-learned-rate": lambda m, **kw: wh.Wormhole(m, learn_wormhole_lr=True, **kw),
-    "ANIL": lambda m, **kw: wh.ANIL(m, **kw),
-    "WormholeANIL": lambda m, **kw: wh.WormholeANIL(m, **kw),
-    "MetaSGD": lambda m, **kw: wh.MetaSGD(m, **kw),
-    "WormholeMetaSGD": lambda m, **kw: wh.WormholeMetaSGD(m, **kw),
-    "AlphaMAML": lambda m, **kw: wh.AlphaMAML(m, **kw),
     "ESMAML": lambda m, **kw: wh.ESMAML(m, n_samples=4, **kw),
     "ESMAML-es": lambda m, **kw: wh.ESMAML(m, n_samples=4, inner="es", inner_samples=8, sigma=1e-3, inner_seed=3, **kw),
-    "TreeMAML": lambda m, **kw: wh.TreeMAML(m, **kw),
     "DifMAML": lambda m, **kw: wh.DifMAML(m, agents=2, **kw),
-    "DifMAMLAgent": lambda m, **kw: wh.DifMAMLAgent(m, **kw),
     "LearnedScale": lambda m, **kw: wh.LearnedScale(m, wormhole_init=0.5, **kw),
-    "LearnedStep": lambda m, **kw: wh.LearnedStep(m, **kw),
 }
 
 
-def test_every_exported_learner_is_covered():
-    covered = {name.split("-")[0] for name in FACTORIES}
-    assert set(wormhole.learners.__all__) <= covered
+def _default(cls):
+    return lambda m, **kw: cls(m, **kw)
+
+
+#: one small instance of every exported learner: its variants, else the learner at its defaults
+FACTORIES = {**{name: _default(getattr(wormhole.learners, name)) for name in wormhole.learners.__all__
+                if name not in VARIANTS}, **VARIANTS}
+
+
+def test_every_export_is_a_learner_and_every_variant_names_one():
+    for name in wormhole.learners.__all__:
+        assert issubclass(getattr(wormhole.learners, name), wh.MetaLearner), name
+        assert getattr(wh, name) is getattr(wormhole.learners, name)   # exported at the top level too
+    assert {name.split("-")[0] for name in VARIANTS} <= set(wormhole.learners.__all__)
 
 
 def _batch(n=6, double=False):
@@ -148,3 +152,29 @@ def test_effective_wormhole_lr_is_the_learned_rate():
     assert learned.effective_wormhole_lr == pytest.approx(float(learned.log_wormhole_lr.detach().exp()))
     assert learned.effective_wormhole_lr != pytest.approx(0.5)
     assert float(learned.inner_rates(learned.meta_parameters())["wormhole"].detach()) == pytest.approx(learned.effective_wormhole_lr)
+
+
+def _readme_learner():
+    """The README's "Adding your own method" example, as a reader would write it in the package."""
+    import pathlib
+    import re
+    text = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    code = re.search(r"```python\n(# wormhole/learners/clipped\.py\n.*?)```", text, re.S).group(1)
+    namespace = {}
+    exec(code.replace("from .maml import MAML", "from wormhole.learners.maml import MAML"), namespace)
+    return namespace["ClippedMAML"]
+
+
+def test_the_readme_example_learner_runs_every_path_alike():
+    cls = _readme_learner()
+    assert issubclass(cls, wh.MAML) and not cls.elementwise_step and cls.explicit_backprop
+    learner = cls(mlp(), loss="bce", inner_lr=0.3, steps=2, clip=0.05).double()
+    batch = _batch(double=True)
+    loss_v, grad_v = _loss_and_gradient(learner, batch, True)
+    loss_l, grad_l = _loss_and_gradient(learner, batch, False)
+    torch.testing.assert_close(loss_v, loss_l, atol=1e-12, rtol=1e-10)
+    for a, b in zip(grad_v, grad_l):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-9)
+    unclipped = wh.MAML(mlp(), loss="bce", inner_lr=0.3, steps=2).double()
+    assert abs(learner.meta_loss(batch) - unclipped.meta_loss(batch)) > 1e-6   # the clip is applied
+    assert learner.describe()["clip"] == 0.05

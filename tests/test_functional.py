@@ -50,6 +50,31 @@ def test_a_subclass_that_overrides_forward_goes_through_functional_call():
     assert not fn.uses_functional_forward(torch.nn.Linear(1, 1))
 
 
+def test_model_capabilities_are_decided_by_what_a_class_defines():
+    class Shifted(wh.models.MLP):
+        def forward(self, x, layer_scales=None):
+            return super().forward(x, layer_scales) + 1.0
+
+    class Renamed(wh.models.MLP):  # defines none of the three: inherits both capabilities
+        pass
+
+    class FunctionalOnly(wh.models.MLP):  # a second form without the first: not trusted
+        def functional_forward(self, params, x, layer_scales=None):
+            return super().functional_forward(params, x, layer_scales)
+
+    class Declared(Shifted):
+        functional = True  # declared in the body: kept (here wrongly, which the user then owns)
+
+    assert wh.models.MLP.functional and wh.models.MLP.dense
+    assert wh.models.ConvNet.functional and not wh.models.ConvNet.dense
+    assert Renamed.functional and Renamed.dense
+    assert not (Shifted.functional or Shifted.dense or FunctionalOnly.functional or FunctionalOnly.dense)
+    assert Declared.functional and not Declared.dense
+    from wormhole import backprop
+    assert backprop.dense_layers(Renamed(1, (4,), 1)) == wh.models.MLP(1, (4,), 1).dense_layers()
+    assert backprop.dense_layers(Shifted(1, (4,), 1)) is None
+
+
 @pytest.mark.parametrize("channels,out,padding", [(1, 8, 1), (3, 4, 1), (4, 6, 0)])
 def test_matmul_convolution_equals_conv2d(channels, out, padding):
     torch.manual_seed(0)

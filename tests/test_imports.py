@@ -118,3 +118,35 @@ def test_the_core_does_not_import_the_books_layer():
             f"print([m for m in {book_layer!r} if m in sys.modules])")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "[]", f"the core loaded the book's layer: {loaded}"
+
+
+def test_no_public_function_takes_more_than_five_positional_arguments():
+    """Settings are passed by name, so that reordering them cannot break a caller silently
+    (records' generated constructors, the dataclasses, are exempt)."""
+    import dataclasses
+    import importlib
+    import inspect
+    import pkgutil
+
+    import wormhole
+    too_many = []
+    for info in pkgutil.walk_packages(wormhole.__path__, "wormhole."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+                continue
+            if inspect.isfunction(obj):
+                functions = [(name, obj)]
+            elif inspect.isclass(obj):
+                functions = [(f"{name}.{n}", f) for n, f in vars(obj).items() if inspect.isfunction(f)
+                             and (not n.startswith("_") or (n == "__init__" and not dataclasses.is_dataclass(obj)))]
+            else:
+                continue
+            for label, f in functions:
+                positional = [p for p in inspect.signature(f).parameters.values()
+                              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in ("self", "cls")]
+                if len(positional) > 5:
+                    too_many.append(f"{module.__name__}.{label} ({len(positional)})")
+    assert not too_many, too_many

@@ -24,7 +24,7 @@ def test_maml_equals_the_reference_in_loss_and_meta_gradient(case, steps, first_
     learner = wh.MAML(make(), loss=loss, inner_lr=0.1, steps=steps, first_order=first_order)
     batch = tasks.sample(4, torch.Generator().manual_seed(1))
     params = {k: v.detach().clone().requires_grad_() for k, v in learner.model.named_parameters()}
-    expected = reference_meta_loss(learner.model, params, LOSSES[loss], 0.1, steps, *batch.tensors(),
+    expected = reference_meta_loss(learner.model, params, LOSSES[loss], batch.tensors(), inner_lr=0.1, steps=steps,
                                    first_order=first_order)
     expected_grads = torch.autograd.grad(expected, list(params.values()))
     # a GroupNorm cancels the bias before it, so those entries are rounding noise: scale the tolerance

@@ -81,7 +81,7 @@ def test_logistic_gradient_on_w_matches_autograd(gen):
     assert g.item() == pytest.approx(wh.theory.logistic_wormhole_gradient(a, b, 0.75, x.numpy(), y.numpy()), rel=1e-10)
     adapted = learner.adapt(x, y)
     flips = bool(torch.sign(adapted["wormhole"]) != torch.sign(torch.tensor(0.75)))
-    assert flips == wh.theory.logistic_flips(a, b, 0.75, x.numpy(), y.numpy(), 3.0)
+    assert flips == wh.theory.logistic_flips(a, b, 0.75, x.numpy(), y.numpy(), alpha_w=3.0)
 
 
 def test_glued_partner_gives_the_same_function():

@@ -114,7 +114,7 @@ def test_evaluate_reports_every_step_and_uses_its_own_stream():
 def test_evaluation_matches_meta_loss_at_the_training_steps(gen):
     learner = _learner()
     batch = wh.tasks.Threshold().sample(4, gen)
-    losses, _ = learner.losses_along_inner_loop(learner.meta_parameters(), *batch.tensors(), (0, 1))
+    losses, _ = learner.losses_along_inner_loop(learner.meta_parameters(), *batch.tensors(), steps=(0, 1))
     torch.testing.assert_close(losses[:, 1].mean(), learner.meta_loss(batch).detach())
     torch.testing.assert_close(losses[:, 0].mean(), learner.meta_loss(batch, steps=0).detach())
 

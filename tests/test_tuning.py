@@ -204,7 +204,7 @@ def test_landscape_cells_equal_separately_trained_wormholes():
                                   seeds=[0, 1, 2], iterations=3, meta_batch=4, meta_lr=1e-2, n_eval=8,
                                   steps=(0, 1), log_every=3, progress=False, device="cpu")
     template = wh.Wormhole(tiny_mlp(), loss="bce", inner_lr=0.3)
-    where = tuning.landscape(base, template, [0.3, 30.0], [0.1, 1.0], tasks, tasks, progress=False, device="cpu")
+    where = tuning.landscape(base, template, [0.3, 30.0], [0.1, 1.0], train_tasks=tasks, eval_tasks=tasks, progress=False, device="cpu")
     assert where.improvement.shape == (2, 2) == where.flip_fraction.shape
     alone = wh.experiments.compare("c", {"W": wh.Wormhole(tiny_mlp(), loss="bce", inner_lr=0.3, wormhole_lr=30.0,
                                                           wormhole_init=0.1)},
@@ -219,7 +219,7 @@ def test_landscape_cells_equal_separately_trained_wormholes():
     assert contrast.n == 3
     assert contrast.diff == pytest.approx((where.flip_per_seed[1, 0] - where.flip_per_seed[0, 1]).mean(), abs=1e-12)
     with pytest.raises(ValueError, match="template"):
-        tuning.landscape(base, wh.Wormhole(tiny_mlp(), loss="bce", learn_wormhole_lr=True), [1.0], [1.0], tasks, tasks)
+        tuning.landscape(base, wh.Wormhole(tiny_mlp(), loss="bce", learn_wormhole_lr=True), [1.0], [1.0], train_tasks=tasks, eval_tasks=tasks)
 
 
 def test_the_convergence_rule_tests_the_change_paired_by_seed():

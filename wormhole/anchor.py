@@ -66,7 +66,7 @@ class Cell:
         return "below" if self.mean < self.published else "above"
 
 
-def across_shots(comparison: Comparison, make_tasks: Callable[[int], TaskFamily], shots, n_tasks: int = 1000,
+def across_shots(comparison: Comparison, make_tasks: Callable[[int], TaskFamily], shots, *, n_tasks: int = 1000,
                  seed: int = 1234, steps: int = 1) -> dict[str, dict[int, Cell]]:
     """Evaluate every run of ``comparison`` on ``make_tasks(k)`` for each ``k`` in ``shots``: the query
     loss after ``steps`` inner steps, averaged over ``n_tasks`` tasks per seed (the same tasks for
@@ -84,7 +84,7 @@ def across_shots(comparison: Comparison, make_tasks: Callable[[int], TaskFamily]
             tasks = make_tasks(k)
             if tasks.shots != k:
                 raise ValueError(f"make_tasks({k}) must return a family with shots={k}; got shots={tasks.shots}")
-            per_seed = [evaluate(run.learner, tasks, n_tasks, (steps,), seed).mean_loss(steps) for run in result.runs]
+            per_seed = [evaluate(run.learner, tasks, n_tasks, steps=(steps,), seed=seed).mean_loss(steps) for run in result.runs]
             mean, half = mean_ci(per_seed)
             out[name][k] = Cell(name, k, float(mean), float(half), tuple(per_seed))
     return out

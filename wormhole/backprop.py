@@ -36,13 +36,11 @@ Layers = list[tuple[str, str]]
 
 def dense_layers(model: nn.Module) -> Layers | None:
     """The ``(weight name, bias name)`` of each linear layer of a dense ReLU stack, or ``None`` when
-    ``model`` is not one this module can back-propagate (it must define ``dense_layers()`` in the
-    class that defines its forward, so that a subclass with another forward falls back)."""
-    if not uses_functional_forward(model) or not callable(getattr(model, "dense_layers", None)):
+    ``model`` is not one this module can back-propagate: it must have the ``dense`` capability of
+    :class:`wormhole.models.FunctionalModel` (so that a subclass with another forward falls back)."""
+    if not (uses_functional_forward(model) and getattr(model, "dense", False)):
         return None
-    owner = next(k for k in type(model).__mro__ if "dense_layers" in k.__dict__)
-    forward_owner = next(k for k in type(model).__mro__ if "forward" in k.__dict__)
-    return model.dense_layers() if owner is forward_owner else None
+    return model.dense_layers()
 
 
 def dense_forward(layers: Layers, params: Params, x: Tensor) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:

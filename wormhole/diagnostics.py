@@ -60,15 +60,18 @@ def gradient_conflict(learner: MetaLearner, batch: TaskBatch, meta: Params | Non
     return Conflict(float(off.mean()) if t > 1 else float("nan"), c.detach())
 
 
-def conflict_per_copy(learner: MetaLearner, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor) -> list[float]:
+def conflict_per_copy(learner: MetaLearner, meta: Params, tensors) -> list[float]:
     """:func:`gradient_conflict`'s ``mean`` for each of C stacked copies of the meta-parameters
-    (leading dimension C, as ``meta_train`` holds them), each on its own tasks (``sx (C, T, ...)``).
+    (leading dimension C, as ``meta_train`` holds them), each on its own tasks: ``tensors`` is
+    ``(support_x, support_y, query_x, query_y)``, each with leading dimensions ``(C, T)``.
     One ``vmap`` over copies where the learner's inner loop is traceable by ``torch.func`` (it keeps
-    the default :meth:`~wormhole.MetaLearner.meta_gradients`), else one copy at a time."""
-    if type(learner).meta_gradients is not MetaLearner.meta_gradients:
-        return [gradient_conflict(learner, TaskBatch(*(t[i] for t in (sx, sy, qx, qy))),
-                                  {k: v[i] for k, v in meta.items()}).mean for i in range(sx.shape[0])]
-    grads = vmap(lambda m, *t: per_task_meta_gradients(learner, TaskBatch(*t), m))(meta, sx, sy, qx, qy)
+    the default :meth:`~wormhole.MetaLearner.meta_gradients`: the ``traceable_meta_gradients``
+    capability), else one copy at a time."""
+    tensors = tuple(tensors)
+    if not learner.traceable_meta_gradients:
+        return [gradient_conflict(learner, TaskBatch(*(t[i] for t in tensors)),
+                                  {k: v[i] for k, v in meta.items()}).mean for i in range(tensors[0].shape[0])]
+    grads = vmap(lambda m, *t: per_task_meta_gradients(learner, TaskBatch(*t), m))(meta, *tensors)
     c = vmap(cosine_matrix)(grads)  # (C, T, T)
     t = c.shape[1]
     if t < 2:

@@ -67,7 +67,7 @@ class Evaluation:
         return "\n".join(rows)
 
 
-def evaluate(learner: MetaLearner, tasks: TaskFamily, n_tasks: int = 1000, steps=(0, 1, 2, 5, 10),
+def evaluate(learner: MetaLearner, tasks: TaskFamily, n_tasks: int = 1000, *, steps=(0, 1, 2, 5, 10),
              seed: int = 1234, batch_size: int = 100, device="auto", stream: str = "eval") -> Evaluation:
     """Query loss and accuracy after each number of inner ``steps`` on ``n_tasks`` fresh tasks.
 
@@ -90,7 +90,7 @@ def evaluate(learner: MetaLearner, tasks: TaskFamily, n_tasks: int = 1000, steps
     losses, accs = [], []
     for start in range(0, n_tasks, batch_size):
         batch = everything.select(slice(start, start + batch_size)).to(device)
-        loss, acc = learner.losses_along_inner_loop(learner.meta_parameters(), *batch.tensors(), steps)
+        loss, acc = learner.losses_along_inner_loop(learner.meta_parameters(), *batch.tensors(), steps=steps)
         losses.append(loss.cpu().numpy())
         accs.append(acc.cpu().numpy())
     return Evaluation(steps, np.concatenate(losses), np.concatenate(accs), everything.sign.numpy())

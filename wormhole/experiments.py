@@ -283,7 +283,7 @@ def compare(name: str, learners: dict, train_tasks: TaskFamily, eval_tasks: Task
                                         meta_lr=meta_lr, seed_chunk=seed_chunk, **train)
         wall = time.perf_counter() - t0
         with phase("comparison: evaluation"):
-            evals: list[Evaluation] = [evaluate(r.learner, eval_tasks, n_eval, steps, eval_seed, device=device)
+            evals: list[Evaluation] = [evaluate(r.learner, eval_tasks, n_eval, steps=steps, seed=eval_seed, device=device)
                                        for r in runs]
         with phase("comparison: adaptation statistics"):
             usage = [adaptation_statistics(r.learner, usage_batch.to(next(r.learner.parameters()).device))
@@ -367,7 +367,7 @@ def metric_label(metric: str, steps: int = 1) -> str:
             "added_directions_adapted": "added function-space directions (adapted)"}.get(metric, metric)
 
 
-def contrast(comparison: Comparison, baseline: str, candidate: str, steps: int = 1, metric: str = "loss",
+def contrast(comparison: Comparison, baseline: str, candidate: str, *, steps: int = 1, metric: str = "loss",
              level: float = 0.95) -> Paired:
     """The paired comparison of ``candidate`` against ``baseline`` on a per-seed ``metric``
     (see :meth:`MethodResult.per_seed`; lower loss is better, higher everything else), by the

@@ -25,17 +25,10 @@ Params = dict[str, Tensor]
 
 
 def uses_functional_forward(model: nn.Module) -> bool:
-    """Whether ``model.functional_forward`` computes what ``model.forward`` does.
-
-    True for the built-in models and subclasses that keep their forward; a subclass that
-    overrides ``forward`` (but not ``functional_forward``) falls back to ``functional_call``.
-    """
-    if not callable(getattr(model, "functional_forward", None)):
-        return False
-    mro = type(model).__mro__
-    owner = next(k for k in mro if "forward" in k.__dict__)
-    functional_owner = next(k for k in mro if "functional_forward" in k.__dict__)
-    return owner is functional_owner
+    """Whether ``model.functional_forward`` computes what ``model.forward`` does: the ``functional``
+    capability of :class:`wormhole.models.FunctionalModel` (the built-in models and subclasses that
+    keep their forward; a subclass that overrides ``forward`` alone falls back to ``functional_call``)."""
+    return bool(getattr(model, "functional", False)) and callable(getattr(model, "functional_forward", None))
 
 
 def forward(model: nn.Module, params: Params, x: Tensor, layer_scales: Tensor | None = None) -> Tensor:

@@ -18,7 +18,39 @@ from . import functional as fn
 from .functional import scale as _scale
 
 
-class Logistic(nn.Module):
+class FunctionalModel(nn.Module):
+    """Base of the built-in models: a module whose forward may also be written as a pure function.
+
+    Two capabilities, each an attribute decided once, when a class is defined, from what the class
+    itself defines (a class that defines none of the three methods inherits its parent's):
+
+    * ``functional``: :meth:`functional_forward` ``(params, x)`` computes what ``forward(x)`` does
+      with the parameters ``params`` (the inner loop then calls it directly; else
+      ``torch.func.functional_call``). True when the class defines both.
+    * ``dense``: :meth:`dense_layers` names the ``(weight, bias)`` of each layer of a dense ReLU
+      stack that ``forward`` computes (:mod:`wormhole.backprop` back-propagates it by hand).
+      True when the class defines all three.
+
+    So a subclass that redefines ``forward`` alone (or ``functional_forward`` alone) loses both
+    fast paths and runs through ``functional_call``, with the same numbers; setting an attribute
+    in the class body declares it instead.
+    """
+
+    functional: bool = False
+    dense: bool = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        defines = {name for name in ("forward", "functional_forward", "dense_layers") if name in cls.__dict__}
+        if not defines:
+            return
+        if "functional" not in cls.__dict__:
+            cls.functional = {"forward", "functional_forward"} <= defines
+        if "dense" not in cls.__dict__:
+            cls.dense = cls.functional and "dense_layers" in defines
+
+
+class Logistic(FunctionalModel):
     """Logistic regression on a 1-D input: ``x (N, 1) -> logit (N, 1)``, two parameters."""
 
     n_layers = 1
@@ -40,7 +72,7 @@ class Logistic(nn.Module):
         return [("linear.weight", "linear.bias")]
 
 
-class MLP(nn.Module):
+class MLP(FunctionalModel):
     """Fully connected ReLU network: ``x (N, in_features) -> (N, out_features)``.
 
     ``MLP(1, (40, 40), 1)`` is the network of MAML's sinusoid experiment.
@@ -83,7 +115,7 @@ class MLP(nn.Module):
         return [(f"layers.{i}.weight", f"layers.{i}.bias") for i in range(self.n_layers)]
 
 
-class ConvNet(nn.Module):
+class ConvNet(FunctionalModel):
     """The 4-block CNN of few-shot learning for ``(N, 1, 28, 28)`` images -> ``(N, out_features)``.
 
     Each block is conv 3x3 -> GroupNorm (``norm="group"``) or nothing
@@ -135,7 +167,7 @@ class ConvNet(nn.Module):
         return _scale(fn.linear(x.flatten(1), params["head.weight"], params["head.bias"]), layer_scales, len(self.convs))
 
 
-class Point(nn.Module):
+class Point(FunctionalModel):
     """A model that *is* its parameter vector: ``x (N, ·) -> θ (N, dim)``.
 
     With the loss :func:`wormhole.losses.half_squared_distance` and targets θ*, a task's

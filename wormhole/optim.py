@@ -55,7 +55,7 @@ def adam_direction(state: dict, betas=BETAS, eps: float = EPS) -> Params:
     return {k: (m / bc1) / (state["v"][k].sqrt() / bc2_sqrt).add(eps) for k, m in state["m"].items()}
 
 
-def adam_step(params: Params, grads: Params, state: dict, lr: float, betas=BETAS,
+def adam_step(params: Params, grads: Params, state: dict, lr: float, *, betas=BETAS,
               eps: float = EPS) -> tuple[Params, dict]:
     """One Adam update, the same arithmetic as ``torch.optim.Adam`` (no weight decay)."""
     m, v, t = _moments(grads, state, betas)

@@ -130,7 +130,7 @@ def restrict(comparison: dict, which: int) -> dict:
             "methods": methods}
 
 
-def compare_saved(comparison: dict, baseline: str, candidate: str, metric: str, steps: int = 1,
+def compare_saved(comparison: dict, baseline: str, candidate: str, metric: str, *, steps: int = 1,
                   n_comparisons: int = 1) -> Evidence:
     """The paired comparison of two methods of a saved comparison (:func:`wormhole.stats.paired`)."""
     methods = comparison["methods"]
@@ -261,9 +261,9 @@ def judge_claim(key: str, claim: str, candidates, notes=(), secondary=()) -> Cla
     units = _as_units(candidates)
     kept = [u for u in units if learned(u[0][0]) or u[0][3].startswith("added_directions")]
     left = [c for u in units if u not in kept for c in u]
-    evidence = [[compare_saved(c, b, k, m, s, n_comparisons=len(kept)) for c, b, k, m, s in u] for u in kept]
-    excluded = [compare_saved(c, b, k, m, s) for c, b, k, m, s in left]
-    shown = [compare_saved(c, b, k, m, s) for c, b, k, m, s in secondary]
+    evidence = [[compare_saved(c, b, k, m, steps=s, n_comparisons=len(kept)) for c, b, k, m, s in u] for u in kept]
+    excluded = [compare_saved(c, b, k, m, steps=s) for c, b, k, m, s in left]
+    shown = [compare_saved(c, b, k, m, steps=s) for c, b, k, m, s in secondary]
     judgement = judge_units([[e.result for e in u] for u in evidence]) if evidence else None
     sets = tuple(_judge_set(kept, which) for which in range(2)) if evidence else ()
     return Claim(key, claim, evidence, judgement, excluded, list(notes), shown, sets)
@@ -279,7 +279,7 @@ def _judge_set(units: list[list[Candidate]], which: int):
             r = restricted.setdefault(id(c), restrict(c, which))
             if len(r["config"]["seeds"]) < 2:
                 return TOO_FEW_SEEDS
-            row.append(compare_saved(r, b, k, m, s, n_comparisons=len(units)).result)
+            row.append(compare_saved(r, b, k, m, steps=s, n_comparisons=len(units)).result)
         out.append(row)
     return judge_units(out)
 

@@ -159,7 +159,7 @@ def _check_pair(candidate, baseline) -> tuple[np.ndarray, np.ndarray]:
     return c, b
 
 
-def paired(candidate, baseline, higher_is_better: bool = True, level: float = 0.95, label: str = "",
+def paired(candidate, baseline, higher_is_better: bool = True, *, level: float = 0.95, label: str = "",
            n_comparisons: int = 1) -> Paired:
     """The paired comparison of per-seed values ``candidate`` and ``baseline`` (equal length ≥ 2)."""
     if not 0 < level < 1:
@@ -329,7 +329,7 @@ def compare_all(comparisons, higher_is_better: bool = True, level: float = 0.95,
             cand, base = pair
         except (TypeError, ValueError):
             raise ValueError(f"comparison {i} must be a (candidate, baseline) pair of per-seed arrays") from None
-        out.append(paired(cand, base, higher_is_better, level, label, n_comparisons=len(comparisons)))
+        out.append(paired(cand, base, higher_is_better, level=level, label=label, n_comparisons=len(comparisons)))
     return out
 
 
@@ -385,6 +385,6 @@ def verdict_all(units, higher_is_better: bool = True, level: float = 0.95) -> st
                 cand, base = pair
             except (TypeError, ValueError):
                 raise ValueError(f"units[{i}][{j}] must be a (candidate, baseline) pair of per-seed arrays") from None
-            pairs.append(paired(cand, base, higher_is_better, level, n_comparisons=len(checked)))
+            pairs.append(paired(cand, base, higher_is_better, level=level, n_comparisons=len(checked)))
         judged.append(Unit(tuple(pairs)))
     return judge_units(judged, level).verdict

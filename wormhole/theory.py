@@ -83,7 +83,7 @@ def logistic_wormhole_gradient(a: float, b: float, w: float, x, y) -> float:
     return float(np.mean((1 / (1 + np.exp(-w * f)) - y) * f))
 
 
-def logistic_flips(a: float, b: float, w: float, x, y, alpha_w: float) -> bool:
+def logistic_flips(a: float, b: float, w: float, x, y, *, alpha_w: float) -> bool:
     """Whether one inner step sends ``w`` through 0: ``sign(w − α_w ∂_w L) ≠ sign(w)``."""
     return bool(np.sign(w - alpha_w * logistic_wormhole_gradient(a, b, w, x, y)) != np.sign(w))
 

@@ -244,7 +244,7 @@ def _log_diagnostics(run: _Training, it: int, batches: list[TaskBatch], adapted:
     subsets = [b.select(slice(0, run.conflict_tasks)).to(run.device) for b in batches]
     stacked = [torch.stack(ts).repeat(len(run.learners), *[1] * ts[0].dim()) for ts in zip(*(b.tensors() for b in subsets))]
     with phase("diagnostics: gradient conflict"):
-        conflicts = conflict_per_copy(run.learner, {**run.meta, **run.hyper}, *stacked)
+        conflicts = conflict_per_copy(run.learner, {**run.meta, **run.hyper}, stacked)
     for i, h in enumerate(run.histories):
         b = batches[i % len(run.seeds)]
         meta = _copy_meta(run, i)

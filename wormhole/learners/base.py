@@ -27,6 +27,17 @@ MODEL_PREFIX = "model."
 HYPER_PREFIX = "hyper."
 
 
+#: ``capability: (hooks its fast path assumes unchanged, the hook that provides it or None)``:
+#: a learner class that redefines one of the assumed hooks (itself or through a mixin) has the
+#: capability switched off when it is defined, unless it also defines the providing hook (which
+#: switches it on) or sets the capability in its class body
+CAPABILITIES = {
+    "explicit_backprop": (("forward_fast", "support_gradient", "support_loss"), "explicit_forward"),
+    "elementwise_step": (("step",), None),
+    "traceable_meta_gradients": (("meta_gradients",), None),
+}
+
+
 class MetaLearner(nn.Module):
     """Base class: MAML's inner loop on every parameter of ``model``.
 
@@ -52,6 +63,7 @@ class MetaLearner(nn.Module):
     :meth:`inner_rates`               the inner step size of each fast weight
     :meth:`forward_fast`              the prediction from fast weights
     :meth:`support_gradient`          the inner loop's gradient for one task
+    :meth:`step`                      one task's inner update from that gradient
     :meth:`explicit_forward`          a batch of tasks' predictions and hand-written back-propagation,
                                       where the model and loss allow it (else ``torch.func``)
     :meth:`share_gradients`           how the tasks of a batch combine their inner gradients
@@ -89,6 +101,12 @@ class MetaLearner(nn.Module):
 
     ``WormholeANIL`` and ``WormholeMetaSGD`` combine the mixins with :class:`~wormhole.Wormhole`.
 
+    **Capabilities.** Three fast paths (:attr:`explicit_backprop`, :attr:`elementwise_step`,
+    :attr:`traceable_meta_gradients`) are class attributes decided once, when a class is defined,
+    by the rule in ``wormhole.learners.base.CAPABILITIES``: redefining a hook a fast path assumes
+    switches it off (the general path gives the same numbers), and a class may declare it in its
+    body instead.
+
     **Sweepable numbers.** :attr:`sweepable` names the constructor arguments (numbers) in which
     the configurations of one :func:`~wormhole.meta_train_sweep` may differ. The inner loop reads
     such a value through :meth:`hyper`, which returns the sweep's per-copy tensor when there is
@@ -100,8 +118,18 @@ class MetaLearner(nn.Module):
     all_reduce_gradients = True
     #: constructor arguments that the configurations of one sweep may differ in (see :meth:`hyper`)
     sweepable: tuple[str, ...] = ("inner_lr",)
-    #: use :meth:`explicit_support_gradients` where it applies (False: always ``torch.func``; same numbers)
+    #: **Capabilities**: fast paths a class may use, each an attribute decided once, when the class
+    #: is defined (see ``CAPABILITIES``). A class that redefines a hook a fast path assumes
+    #: loses that path (the general ``torch.func`` path gives the same numbers) unless it provides
+    #: the fast path's own hook or sets the attribute in its body; ``learner.explicit_backprop =
+    #: False`` switches one instance to the general path.
+    #:
+    #: inner gradients by hand-written back-propagation (:meth:`explicit_forward`), where the model allows
     explicit_backprop: bool = True
+    #: :meth:`step` is elementwise, so it broadcasts over a leading task dimension without ``vmap``
+    elementwise_step: bool = True
+    #: :meth:`meta_gradients` is the default one, traceable by ``torch.func`` (diagnostics ``vmap`` it over copies)
+    traceable_meta_gradients: bool = True
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -111,6 +139,16 @@ class MetaLearner(nn.Module):
             init = klass.__dict__.get("__init__")
             if init is not None and not getattr(init, "records_arguments", False):
                 klass.__init__ = _recording(init)
+        # what this class itself (with its mixins, which are not learners) defines
+        own = set().union(*(k.__dict__ for k in cls.__mro__[:cls.__mro__.index(MetaLearner)]
+                            if k is cls or not issubclass(k, MetaLearner)))
+        for capability, (assumes, provider) in CAPABILITIES.items():
+            if capability in cls.__dict__:
+                continue  # declared in the class body
+            if provider is not None and provider in own:
+                setattr(cls, capability, True)
+            elif own & set(assumes):
+                setattr(cls, capability, False)
 
     def __init__(self, model: nn.Module, loss="mse", inner_lr: float = 0.01, steps: int = 1,
                  first_order: bool = False):
@@ -175,7 +213,7 @@ class MetaLearner(nn.Module):
         ``fast`` shared by the tasks or with a leading task dimension. Returns ``(prediction (T, N, out),
         backward)``, where ``backward(d loss / d prediction)`` gives every fast weight's gradient with a
         leading task dimension; ``None`` where this does not apply (see :meth:`explicit_backprop_layers`)."""
-        layers = self.explicit_backprop_layers(MetaLearner, fast)
+        layers = self.explicit_backprop_layers(fast)
         if layers is None:
             return None
         params = {**self.model_parameters(meta), **fast}
@@ -194,18 +232,13 @@ class MetaLearner(nn.Module):
         grads = backward(losses.task_output_gradients(self.loss_name, pred, y))
         return {k: grads[k] for k in fast}
 
-    def explicit_backprop_layers(self, forward_owner: type, fast: Params) -> list[tuple[str, str]] | None:
-        """The model's dense layers when :meth:`explicit_support_gradients` (as written in
-        ``forward_owner``) computes what :meth:`support_gradient` would: :attr:`explicit_backprop` is
-        on, the class keeps ``forward_owner``'s forward and the base class's support loss and gradient,
+    def explicit_backprop_layers(self, fast: Params) -> list[tuple[str, str]] | None:
+        """The model's dense layers when :meth:`explicit_support_gradients` computes what
+        :meth:`support_gradient` would: the learner has the :attr:`explicit_backprop` capability,
         the loss is a built-in one, the model is a dense ReLU stack
         (:func:`wormhole.backprop.dense_layers`) and every fast weight ``fast`` names is one of its
-        parameters (beyond those ``forward_owner`` handles itself). Else ``None``."""
-        cls = type(self)
-        if (not self.explicit_backprop or cls.support_gradient is not MetaLearner.support_gradient
-                or cls.support_loss is not MetaLearner.support_loss
-                or cls.forward_fast is not forward_owner.forward_fast
-                or self.loss_fn is not losses.LOSSES.get(self.loss_name)):
+        parameters (beyond those the caller handles itself). Else ``None``."""
+        if not self.explicit_backprop or self.loss_fn is not losses.LOSSES.get(self.loss_name):
             return None
         layers = backprop.dense_layers(self.model)
         if layers is None or not set(fast) <= {name for pair in layers for name in pair}:
@@ -262,8 +295,8 @@ class MetaLearner(nn.Module):
     def step_tasks(self, meta: Params, fast: Params, grads: Params, shared: bool = False) -> Params:
         """:meth:`step` for a batch of tasks (``grads`` with a leading task dimension; ``fast`` too
         unless ``shared``). The base class's step is elementwise, so it broadcasts over the tasks
-        as it stands; an overridden step runs under ``vmap``."""
-        if type(self).step is MetaLearner.step:
+        as it stands (the :attr:`elementwise_step` capability); another step runs under ``vmap``."""
+        if self.elementwise_step:
             return self.step(meta, fast, grads)
         return vmap(self.step, in_dims=(None, None if shared else 0, 0))(meta, fast, grads)
 
@@ -308,7 +341,7 @@ class MetaLearner(nn.Module):
         pred = explicit[0]  # explicit_forward applies only with a built-in loss
         return losses.task_losses(self.loss_name, pred, qy), losses.task_accuracies(self.loss_name, pred, qy)
 
-    def task_losses(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor,
+    def task_losses(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor, *,
                     steps: int | None = None, vectorize: bool = True) -> tuple[Tensor, dict]:
         """Query loss of each task after adaptation.
 
@@ -328,12 +361,12 @@ class MetaLearner(nn.Module):
             fast = tree_stack(fasts)
         return loss, {"accuracy": acc, "fast": fast, "adapted": self.adapted_quantities(meta, fast)}
 
-    def task_losses_loop(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor,
+    def task_losses_loop(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor, *,
                          steps: int | None = None) -> tuple[Tensor, dict]:
         """The reference loop: :meth:`task_losses` with ``vectorize=False``."""
-        return self.task_losses(meta, sx, sy, qx, qy, steps, vectorize=False)
+        return self.task_losses(meta, sx, sy, qx, qy, steps=steps, vectorize=False)
 
-    def losses_along_inner_loop(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor,
+    def losses_along_inner_loop(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor, *,
                                 steps: tuple[int, ...]) -> tuple[Tensor, Tensor]:
         """Query loss and accuracy of each task after each number of inner steps in ``steps``.
 
@@ -352,7 +385,7 @@ class MetaLearner(nn.Module):
                 torch.stack([record_a[s] for s in steps], 1).detach())
 
     # ------------------------------------------------- meta-gradients for training
-    def objective(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor, total_tasks: int):
+    def objective(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor, *, total_tasks: int):
         """Sum of these tasks' query losses divided by ``total_tasks`` (the global meta-batch, which
         differs from ``T`` when processes share a meta-batch), with aux ``(loss, accuracy, adapted)``:
         ``adapted`` holds the :meth:`adapted_quantities`."""
@@ -361,7 +394,7 @@ class MetaLearner(nn.Module):
         adapted = tree_map(Tensor.detach, extras["adapted"])
         return loss, (loss.detach(), extras["accuracy"].sum().detach() / total_tasks, adapted)
 
-    def meta_gradients(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor, total_tasks: int,
+    def meta_gradients(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor, *, total_tasks: int,
                        noise_seeds=None):
         """Meta-gradients of S stacked copies of the meta-parameters (leading dimension S), each on
         its own tasks (``sx (S, T, ...)``). Returns ``(grads, (loss (S,), accuracy (S,), adapted))``.
@@ -372,24 +405,24 @@ class MetaLearner(nn.Module):
         """
         return vmap(grad(partial(self.objective, total_tasks=total_tasks), has_aux=True))(meta, sx, sy, qx, qy)
 
-    def meta_gradients_per_copy(self, gradient, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor):
+    def meta_gradients_per_copy(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor, *, gradient):
         """:meth:`meta_gradients` one copy at a time: ``gradient(i, meta_i, sx_i, sy_i, qx_i, qy_i)`` returns
         ``(grads, aux)`` of copy ``i``; the results are stacked over copies."""
         outs = [gradient(i, {k: v[i].detach() for k, v in meta.items()}, sx[i], sy[i], qx[i], qy[i])
                 for i in range(sx.shape[0])]
         return tree_stack([o[0] for o in outs]), tree_stack([o[1] for o in outs])
 
-    def meta_gradients_autograd(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor,
+    def meta_gradients_autograd(self, meta: Params, sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor, *,
                                 total_tasks: int):
         """:meth:`meta_gradients` with plain autograd, one copy at a time (for inner loops that
         ``torch.func`` cannot trace)."""
         def gradient(i, m, *tensors):
             m = {k: v.requires_grad_() for k, v in m.items()}
-            loss, aux = self.objective(m, *tensors, total_tasks)
+            loss, aux = self.objective(m, *tensors, total_tasks=total_tasks)
             g = torch.autograd.grad(loss, list(m.values()), allow_unused=True)
             return {k: torch.zeros_like(v) if gi is None else gi for (k, v), gi in zip(m.items(), g)}, aux
 
-        return self.meta_gradients_per_copy(gradient, meta, sx, sy, qx, qy)
+        return self.meta_gradients_per_copy(meta, sx, sy, qx, qy, gradient=gradient)
 
     def outer_optimizer(self, meta_lr: float):
         """The optimiser ``meta_train`` uses for this method's meta-parameters (:class:`wormhole.optim.Adam`)."""

@@ -109,16 +109,16 @@ class DifMAML(MetaLearner):
             for n, p in self.model.named_parameters():
                 self.agents[flat_name(n)].copy_(p.unsqueeze(0).expand_as(self.agents[flat_name(n)]))
 
-    def task_losses(self, meta, sx, sy, qx, qy, steps=None, vectorize=True):
+    def task_losses(self, meta, sx, sy, qx, qy, *, steps=None, vectorize=True):
         """Each agent adapts from its own parameters on its share of the tasks (the meta-batch
         split into K equal parts, in order); a batch that does not split uses the consensus."""
         t, k = sx.shape[0], self.n_agents
         if t % k:
-            return super().task_losses(self.consensus(meta), sx, sy, qx, qy, steps, vectorize)
+            return super().task_losses(self.consensus(meta), sx, sy, qx, qy, steps=steps, vectorize=vectorize)
         shares = [x.reshape(k, t // k, *x.shape[1:]) for x in (sx, sy, qx, qy)]
 
         def agent(m, *tensors):
-            return MetaLearner.task_losses(self, m, *tensors, steps, vectorize)
+            return MetaLearner.task_losses(self, m, *tensors, steps=steps, vectorize=vectorize)
 
         if vectorize:
             losses, extras = vmap(agent)(meta, *shares)

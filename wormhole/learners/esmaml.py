@@ -81,7 +81,7 @@ class ESMAML(MAML):
         diffs = vmap(loss_along)(dirs)  # (n,)
         return {k: torch.einsum("n,n...->...", diffs, d) / self.inner_samples for k, d in dirs.items()}
 
-    def es_gradient(self, meta: Params, sx, sy, qx, qy, total_tasks: int, generator: torch.Generator) -> Params:
+    def es_gradient(self, meta: Params, sx, sy, qx, qy, *, total_tasks: int, generator: torch.Generator) -> Params:
         """The ES estimate of the meta-gradient for one copy of the meta-parameters."""
         eps = {k: torch.randn(self.n_samples, *v.shape, generator=generator).to(v.device, v.dtype)
                for k, v in meta.items()}
@@ -98,12 +98,13 @@ class ESMAML(MAML):
             diffs = torch.stack([antithetic({k: v[j] for k, v in eps.items()}) for j in range(self.n_samples)])
         return {k: torch.einsum("n,n...->...", diffs, e) / self.n_samples for k, e in eps.items()}
 
-    def meta_gradients(self, meta, sx, sy, qx, qy, total_tasks, noise_seeds=None):
+    def meta_gradients(self, meta, sx, sy, qx, qy, *, total_tasks, noise_seeds=None):
         seeds = noise_seeds or [0] * sx.shape[0]
 
         def gradient(i, m, *tensors):
-            g = self.es_gradient(m, *tensors, total_tasks, torch.Generator().manual_seed(int(seeds[i])))
+            g = self.es_gradient(m, *tensors, total_tasks=total_tasks,
+                                 generator=torch.Generator().manual_seed(int(seeds[i])))
             with torch.no_grad():
-                return g, self.objective(m, *tensors, total_tasks)[1]
+                return g, self.objective(m, *tensors, total_tasks=total_tasks)[1]
 
-        return self.meta_gradients_per_copy(gradient, meta, sx, sy, qx, qy)
+        return self.meta_gradients_per_copy(meta, sx, sy, qx, qy, gradient=gradient)

@@ -8,12 +8,12 @@ from torch.func import functional_call, grad, vmap
 from .base import MetaLearner
 
 
-def reference_meta_loss(model: torch.nn.Module, params: dict, loss_fn, inner_lr: float, steps: int,
-                        support_x, support_y, query_x, query_y, first_order: bool = False) -> torch.Tensor:
+def reference_meta_loss(model: torch.nn.Module, params: dict, loss_fn, batch, *, inner_lr: float, steps: int,
+                        first_order: bool = False) -> torch.Tensor:
     """MAML's meta-objective written out: the reference that :class:`MAML` computes.
 
-    For every task ``i`` (the leading dimension of the four tensors, shapes as in
-    :class:`wormhole.tasks.TaskBatch`), ``steps`` gradient steps of size ``inner_lr`` on the
+    ``batch`` is ``(support_x, support_y, query_x, query_y)`` (a :class:`wormhole.tasks.TaskBatch`'s
+    ``tensors()``, shapes as there). For every task ``i`` (their leading dimension), ``steps`` gradient steps of size ``inner_lr`` on the
     support loss from the shared ``params`` (a plain dict of tensors, as
     ``dict(model.named_parameters())``), then the query loss; the mean over tasks::
 
@@ -38,7 +38,7 @@ def reference_meta_loss(model: torch.nn.Module, params: dict, loss_fn, inner_lr:
     def one_task(p, sx, sy, qx, qy):
         return task_loss(adapt(p, sx, sy), qx, qy)
 
-    return vmap(one_task, in_dims=(None, 0, 0, 0, 0))(params, support_x, support_y, query_x, query_y).mean()
+    return vmap(one_task, in_dims=(None, 0, 0, 0, 0))(params, *batch).mean()
 
 
 class MAML(MetaLearner):

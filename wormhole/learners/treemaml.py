@@ -87,5 +87,5 @@ class TreeMAML(MAML):
         _, avg = self.clusters(grads, depth)
         return {k: torch.einsum("ts,s...->t...", avg, g) for k, g in grads.items()}
 
-    def meta_gradients(self, meta, sx, sy, qx, qy, total_tasks, noise_seeds=None):
-        return self.meta_gradients_autograd(meta, sx, sy, qx, qy, total_tasks)
+    def meta_gradients(self, meta, sx, sy, qx, qy, *, total_tasks, noise_seeds=None):
+        return self.meta_gradients_autograd(meta, sx, sy, qx, qy, total_tasks=total_tasks)

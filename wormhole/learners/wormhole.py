@@ -171,7 +171,7 @@ class Wormhole(MetaLearner):
         placement, one multiplier or one per unit): d loss/d f is ``w ·`` d loss/d prediction, and
         d loss/d w the sum of d loss/d prediction ``· f``. ``None`` for the other placements and granularities."""
         theta = {k: v for k, v in fast.items() if k != WORMHOLE_KEY}
-        layers = self.explicit_backprop_layers(Wormhole, theta)
+        layers = self.explicit_backprop_layers(theta)
         if layers is None or self.placement != "output" or self.granularity == "layer":
             return None
         params = {**self.model_parameters(meta), **theta}

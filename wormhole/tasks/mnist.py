@@ -113,7 +113,7 @@ class MNISTWays(TaskFamily):
 
     loss = "ce"
 
-    def __init__(self, ways: int = 5, shots: int = 5, queries: int = 15, split: str = "train",
+    def __init__(self, ways: int = 5, shots: int = 5, queries: int = 15, *, split: str = "train",
                  held_out_digits: bool = False, source: str = "auto", root: str | None = None,
                  download: bool = False, flip: bool = True, test_fraction: float = 0.3, split_seed: int = 0,
                  flip_probability: float | None = None):
@@ -219,11 +219,12 @@ class MNISTPairs(MNISTWays):
 
     loss = "bce"
 
-    def __init__(self, shots: int = 5, queries: int = 15, split: str = "train", held_out_digits: bool = False,
+    def __init__(self, shots: int = 5, queries: int = 15, *, split: str = "train", held_out_digits: bool = False,
                  source: str = "auto", root: str | None = None, download: bool = False, flip: bool = True,
                  test_fraction: float = 0.3, split_seed: int = 0, flip_probability: float | None = None):
-        super().__init__(2, shots, queries, split, held_out_digits, source, root, download, flip,
-                         test_fraction, split_seed, flip_probability)
+        super().__init__(2, shots, queries, split=split, held_out_digits=held_out_digits, source=source, root=root,
+                         download=download, flip=flip, test_fraction=test_fraction, split_seed=split_seed,
+                         flip_probability=flip_probability)
 
     def sample_tasks(self, n_tasks, generator):
         b = super().sample_tasks(n_tasks, generator)

@@ -38,7 +38,7 @@ class Sinusoid(TaskFamily):
 
     loss = "mse"
 
-    def __init__(self, shots: int = 10, queries: int = 10, amplitude=(0.1, 5.0), phase=(0.0, torch.pi),
+    def __init__(self, shots: int = 10, queries: int = 10, *, amplitude=(0.1, 5.0), phase=(0.0, torch.pi),
                  x_max: float = 5.0, flip: bool | None = None, flip_probability: float | None = None):
         if flip is None:  # unlike the conflict families, no flips unless asked for
             flip = flip_probability is not None

@@ -19,7 +19,7 @@ class Threshold(TaskFamily):
 
     loss = "bce"
 
-    def __init__(self, shots: int = 5, queries: int = 20, flip: bool = True, x_max: float = 2.0,
+    def __init__(self, shots: int = 5, queries: int = 20, flip: bool = True, *, x_max: float = 2.0,
                  t_max: float = 1.0, flip_probability: float | None = None):
         super().__init__(shots, queries, flip, flip_probability)
         self.x_max = _checks.positive("x_max", x_max)

@@ -63,7 +63,7 @@ class WaveletRegression(TaskFamily):
 
     loss = "mse"
 
-    def __init__(self, wavelet: str = "mexh", shots: int = 10, queries: int = 10,
+    def __init__(self, wavelet: str = "mexh", shots: int = 10, queries: int = 10, *,
                  amplitude=(0.5, 2.0), flip: bool = True, variant: str = "function", signal_length: int = 64,
                  shift=(-2.0, 2.0), scale=(0.5, 2.0), x_max: float = 5.0, scales=(1, 2, 4, 8),
                  flip_probability: float | None = None):

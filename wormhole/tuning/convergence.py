@@ -127,7 +127,7 @@ def converged_budget(learner: MetaLearner, train_tasks: TaskFamily, validation_t
                                         on_nonfinite="continue")
             # a diverged run scores worst (validation_scores), so its curve never looks flat
             with phase("convergence: validation"):
-                return validation_scores(runs, validation_tasks, n_validation, validation_seed, metric, device)
+                return validation_scores(runs, validation_tasks, n_validation, validation_seed, metric=metric, device=device)
 
         for n in plan:
             before, after = score_at(round((1 - FLAT_TAIL) * n)), score_at(n)

@@ -38,7 +38,7 @@ def evenly(values: list, k: int) -> list:
     return [values[int(i)] for i in np.round(np.linspace(0, len(values) - 1, k))]
 
 
-def standard_grids(model: nn.Module, loss, inner_lr: float, k: int = 12, steps: int = 1,
+def standard_grids(model: nn.Module, loss, inner_lr: float, k: int = 12, *, steps: int = 1,
                    first_order: bool = False, decades: float = 1.0, wormhole_factors=(1.0, 10.0, 100.0),
                    learned_factor: float = 1.0, w0s=(0.1, 0.5, 1.0), alphas=None) -> dict[str, list[MetaLearner]]:
     """The book's grids: ``k`` configurations per method (an equal budget) that all explore the

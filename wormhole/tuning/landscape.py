@@ -74,7 +74,7 @@ class Landscape:
         return self.wormhole_lrs[i], self.w0s[j], self.results[i][j]
 
 
-def landscape(comparison: Comparison, template, wormhole_lrs, w0s, train_tasks: TaskFamily,
+def landscape(comparison: Comparison, template, wormhole_lrs, w0s, *, train_tasks: TaskFamily,
               eval_tasks: TaskFamily, baseline: str = "MAML", metric: str = "loss", steps: int = 1,
               progress: bool = True, device="auto") -> Landscape:
     """Train ``template`` (a :class:`~wormhole.Wormhole`) at every (α_w, w₀) of the grid, in one
@@ -112,7 +112,7 @@ def landscape(comparison: Comparison, template, wormhole_lrs, w0s, train_tasks: 
                 values.append(np.nan)
                 flip.append(np.nan)  # keeps flip[s] aligned with seed s
                 continue
-            ev = evaluate(run.learner, eval_tasks, cfg["n_eval"], (steps,), cfg["eval_seed"], device=device)
+            ev = evaluate(run.learner, eval_tasks, cfg["n_eval"], steps=(steps,), seed=cfg["eval_seed"], device=device)
             values.append(float(getattr(ev, metric)[:, 0].mean()))
             stats = adaptation_statistics(run.learner, usage_batch.to(next(run.learner.parameters()).device))
             flip.append(stats.get("flip_fraction_flipped_tasks", np.nan))

@@ -118,7 +118,7 @@ class FairFight:
                 f"{self.convergence.iterations} iterations ({state}) on {len(self.comparison.config['seeds'])} fresh seeds")
 
 
-def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: TaskFamily, tuning_seeds, seeds, *,
+def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: TaskFamily, *, tuning_seeds, seeds,
                tune_iterations: int, converge_start: int, converge_cap: int, defaults: dict | None = None,
                validation_tasks: TaskFamily | None = None, meta_batch: int = 25, meta_lr: float = 1e-3,
                n_validation: int = 500, n_eval: int = 500, eval_seed: int = 1234, log_every: int = 50,

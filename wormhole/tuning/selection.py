@@ -179,7 +179,7 @@ def _groups(grid: list[MetaLearner]) -> list[list[int]]:
     return groups
 
 
-def validation_scores(runs, tasks: TaskFamily, n_tasks: int, seed: int, metric: str = "loss",
+def validation_scores(runs, tasks: TaskFamily, n_tasks: int, seed: int, *, metric: str = "loss",
                       device="auto") -> np.ndarray:
     """Each run's mean ``metric`` (``"loss"`` or ``"accuracy"``) on ``n_tasks`` tasks of the
     validation stream of ``seed``, after its learner's training number of inner steps; the worst
@@ -287,7 +287,7 @@ def tune_sets(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily
             at += len(group)
             vseed = group[0] if validation_seed is None else int(validation_seed)
             with phase("tuning: validation"):
-                per_seed = np.array([validation_scores(r, validation_tasks, n_validation, vseed, metric, device)
+                per_seed = np.array([validation_scores(r, validation_tasks, n_validation, vseed, metric=metric, device=device)
                                      for r in own])
             diverged = ~np.isfinite(per_seed)
             if diverged.any(1).all():
