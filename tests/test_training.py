@@ -182,3 +182,31 @@ def test_progress_bars_follow_tqdm_settings_and_the_library_reads_no_book_settin
 
     assert "MAML x1 seeds" in stderr()                           # WORMHOLE_STATIC alone no longer hides it
     assert "MAML x1 seeds" not in stderr(TQDM_DISABLE="1")       # what the book's build sets
+
+
+@pytest.mark.parametrize("value, disabled", [("1", True), ("true", True), ("", False), ("0", False)])
+def test_tqdm_disable_also_switches_off_the_notebook_bar(monkeypatch, value, disabled):
+    """tqdm's notebook bar (what tqdm.auto gives in a kernel) ignores TQDM_DISABLE; training reads it."""
+    import wormhole.training as training
+
+    made = []
+
+    class Recording:
+        def __init__(self, iterable, **kwargs):
+            made.append(kwargs)
+            self.iterable, self.disable = iterable, kwargs.get("disable", False)
+
+        def __iter__(self):
+            return iter(self.iterable)
+
+        def set_postfix(self, **_):
+            pass
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(training, "tqdm", Recording)
+    monkeypatch.setenv("TQDM_DISABLE", value)
+    wh.meta_train(wh.MAML(wh.models.Logistic(), loss="bce", inner_lr=1.0), wh.tasks.Threshold(), iterations=2,
+                  meta_batch=4, seed=0, progress=True, log_every=2, device="cpu")
+    assert made and made[0].get("disable", False) is disabled

@@ -133,17 +133,34 @@ def running_time(notebook: str, durations: str | os.PathLike = DURATIONS) -> str
     return text + "."
 
 
+class _Pasted:
+    """Glued text: Markdown for ``{glue:md}`` in the same chapter, and the same text as plain text
+    (no quotes) for another page's ``{glue:text}`chapter.ipynb::key:s```, which pastes plain text only."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
 def glue(key: str, value, digits: int = 3) -> None:
-    """Make ``value`` available to the chapter's prose as ``{glue:md}`key```: strings as
-    Markdown (no quotes), numbers formatted to ``digits`` significant digits. Outside a
-    book build (no myst-nb, e.g. in Colab) it does nothing: only the rendered book pastes."""
+    """Make ``value`` available to the chapter's prose as ``{glue:md}`key``` (and to other pages
+    as ``{glue:text}`/notebooks/<chapter>.ipynb::key:s```): strings as Markdown (no quotes),
+    numbers formatted to ``digits`` significant digits, a figure as an image. Outside a book build (no myst-nb, e.g. in
+    Colab) it does nothing: only the rendered book pastes."""
     try:
-        from IPython.display import Markdown
         from myst_nb import glue as _glue
     except ImportError:
         return
+    if hasattr(value, "savefig"):  # a matplotlib figure: pasted as an image ({glue:figure}, or {glue} with :doc:)
+        _glue(key, value, display=False)
+        return
     text = value if isinstance(value, str) else f"{value:.{digits}g}"
-    _glue(key, Markdown(text), display=False)
+    _glue(key, _Pasted(text), display=False)
 
 
 def save_timing(chapter: str) -> Path:

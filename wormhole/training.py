@@ -417,9 +417,10 @@ def meta_train_sweep(learners, tasks: TaskFamily, seeds, iterations: int, *, met
         raise ValueError(f"iterations must be >= {run.start}, the iterations already in checkpoint {checkpoint!r}")
 
     configs = f" x{len(learners)} configs" if len(learners) > 1 else ""
-    # an enabled bar is left to tqdm's own settings, so that TQDM_DISABLE=1 (which the book's build
-    # sets: a bar would freeze on a web page) turns it off without the library knowing about the book
-    quiet = {} if progress and distributed.rank() == 0 else {"disable": True}
+    # tqdm's own switch TQDM_DISABLE=1 (which the book's build sets: a bar would freeze on a web
+    # page) turns the bar off without the library knowing about the book; tqdm's notebook bar
+    # ignores that variable, so it is read here
+    quiet = {} if progress and distributed.rank() == 0 and not _bars_disabled() else {"disable": True}
     bar = tqdm(range(run.start, iterations), total=iterations, initial=run.start,
                desc=f"{type(learners[0]).__name__}{configs} x{len(seeds)} seeds", leave=False, **quiet)
     for it in bar:
@@ -434,6 +435,11 @@ def meta_train_sweep(learners, tasks: TaskFamily, seeds, iterations: int, *, met
     bar.close()
     runs = _runs(run)
     return [runs[c * len(seeds):(c + 1) * len(seeds)] for c in range(len(learners))]
+
+
+def _bars_disabled() -> bool:
+    """Whether ``TQDM_DISABLE`` (tqdm's environment switch) asks for no progress bars."""
+    return os.environ.get("TQDM_DISABLE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def meta_train(learner: MetaLearner, tasks: TaskFamily, iterations: int, *, meta_batch: int = 25,
