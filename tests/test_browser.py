@@ -9,7 +9,9 @@ protocol by tools/chromium.py) with the network off, at a desktop window size, a
   drawn at most the column's width with 9 pt text, so shrinking would make the text smaller);
 * no output block is wider than the content column (nothing needs a sideways scroll);
 * no output shows a Python warning, a traceback, a ``PosixPath(...)``, ``nan%``, ``nan ± nan``
-  or a progress bar, and no page carries saved widget state (dead sliders, frozen bars).
+  or a progress bar, and no page carries saved widget state (dead sliders, frozen bars);
+* a chapter opens with its answer: an "In short" box before its first visible code cell;
+* no page tells the story of its own builds (the protocol's history lives on one page).
 
 Run after a book build, like tests/test_site.py (``$WORMHOLE_SITE``; ``make test`` points it at
 the quick build, ``make check-site`` at the full one). Needs Chromium (``apt-get install -y
@@ -86,7 +88,17 @@ INSPECT = r"""(() => {
   }
   // 4. the text of every output, for the junk check
   const outputs = [...article.querySelectorAll('.cell_output')].map(o => ({text: o.textContent, where: where(o)}));
-  return {column: Math.round(right - left), raw, figures, overflow, outputs,
+  // 5. the visible code: its text, whether it scrolls sideways, and where the first cell and the summary box sit
+  const inputs = [...article.querySelectorAll('.cell_input pre')].filter(el => !hidden(el));
+  const code = inputs.map(el => ({text: el.textContent, scrolls: el.scrollWidth - el.clientWidth > 1,
+                                  width: el.scrollWidth, where: where(el)}));
+  const shortBox = [...article.querySelectorAll('.admonition')].find(a => /^\s*In short/.test(
+      (a.querySelector('.admonition-title') || {}).textContent || ''));
+  const before = (a, b) => !!(a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING);
+  const summary = {box: !!shortBox, before_code: !!shortBox && (!inputs.length || before(shortBox, inputs[0]))};
+  return {column: Math.round(right - left), raw, figures, overflow, outputs, code, summary,
+          prose: [...article.querySelectorAll('p, li, h1, h2, h3, td, th')].filter(e => !e.closest('.cell_output, .cell_input'))
+                   .map(e => e.textContent).join('\n'),
           math: article.querySelectorAll('.math').length, typeset: document.querySelectorAll('mjx-container').length,
           merror: document.querySelectorAll('mjx-merror').length,
           widget_state: document.querySelectorAll('script[type="application/vnd.jupyter.widget-state+json"]').length,
@@ -185,3 +197,24 @@ def test_mathjax_is_served_by_the_site():
     for src in scripts:
         assert "://" not in src, f"MathJax comes from the network: {src}"
         assert (SITE / Path(page).parent / src.split("?")[0]).resolve().is_file(), f"{src} is not in the site"
+
+
+#: the chapters, which open with an "In short" box (the results page leads with its table instead)
+CHAPTERS = [p for p in PAGES if re.match(r"notebooks/0[1-8]_", p)]
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_a_chapter_opens_with_its_answer(seen, page):
+    assert seen["summary"]["box"], f"{page}: no 'In short' box"
+    assert seen["summary"]["before_code"], f"{page}: the 'In short' box comes after the first visible code cell"
+
+
+#: words with which a page would tell the history of its own builds
+BUILD_HISTORY = re.compile(r"(first|last|previous|earlier) (full )?build|after (it|the build) failed|"
+                           r"what changed after|we changed after|in an earlier edition", re.I)
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if not p.endswith("protocol_changes")])
+def test_no_page_names_its_own_builds(seen, page):
+    found = [m.group(0) for m in BUILD_HISTORY.finditer(seen["prose"])]
+    assert not found, f"{page}: prose about the book's own builds (move it to the protocol-changes page): {found}"

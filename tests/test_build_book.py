@@ -144,12 +144,13 @@ def test_a_new_fingerprint_rebuilds_every_page(tmp_path, monkeypatch):
 def test_a_chapter_says_how_long_it_runs(tmp_path):
     import json
 
-    from wormhole.book import running_time
+    from wormhole.book import GPU_HINT, running_time
 
     path = tmp_path / "durations.json"
     path.write_text(json.dumps({"full": {"a.ipynb": 1432, "b.ipynb": 17}, "quick": {"a.ipynb": 38}}))
     assert running_time("a.ipynb", path) == ("The last recorded build ran this chapter in about 24 minutes on two CPU "
                                              "cores; `WORMHOLE_QUICK=1` runs the same code at toy sizes in about "
-                                             "40 seconds.")
-    assert running_time("b.ipynb", path) == "The last recorded build ran this chapter in about 15 seconds on two CPU cores."
+                                             "40 seconds. " + GPU_HINT)
+    assert running_time("b.ipynb", path) == ("The last recorded build ran this chapter in about 15 seconds on two CPU "
+                                             "cores. " + GPU_HINT)
     assert running_time("c.ipynb", path) == "" and running_time("a.ipynb", tmp_path / "absent.json") == ""

@@ -294,6 +294,25 @@ def test_merge_and_subset_are_inverse():
         merged.subset([7])
 
 
+def test_merging_sets_whose_selections_meta_learn_different_quantities():
+    """One set selected a learned α_w, the other a fixed one: the merged method reports each
+    quantity over the runs that have it, and its summary does not fail."""
+    tasks = wh.tasks.Threshold()
+    common = dict(iterations=3, meta_batch=4, n_eval=8, steps=(0, 1), log_every=3, progress=False, device="cpu")
+    learned = wh.experiments.compare("p", {"Wormhole": wh.Wormhole(tiny_mlp(), loss="bce", inner_lr=0.3,
+                                                                   learn_wormhole_lr=True, wormhole_init=0.5)},
+                                     tasks, tasks, seeds=[0, 1], **common)
+    fixed = wh.experiments.compare("p", {"Wormhole": wh.Wormhole(tiny_mlp(), loss="bce", inner_lr=0.3,
+                                                                 wormhole_init=0.1)},
+                                   tasks, tasks, seeds=[2], **common)
+    merged = wh.experiments.merge("m", [learned, fixed])["Wormhole"]
+    moved = merged.meta_learned()
+    assert set(moved) == {"wormhole_init", "wormhole_lr"}
+    assert moved["wormhole_init"][0] == pytest.approx((2 * 0.5 + 0.1) / 3)
+    assert moved["wormhole_lr"] == pytest.approx(learned["Wormhole"].meta_learned()["wormhole_lr"])
+    assert merged.summary()["meta_learned"] == moved
+
+
 def test_a_selection_at_the_edge_widens_every_methods_grid_equally():
     tasks = wh.tasks.Threshold()
     # α far too small to learn in a few iterations: the largest α of the range wins

@@ -113,11 +113,16 @@ def _duration(seconds: float) -> str:
     return f"{int(round(seconds / 60.0))} minutes"
 
 
+#: how a reader of a chapter gets a GPU (the package picks CUDA by itself, ``device="auto"``)
+GPU_HINT = ("On a GPU the package uses CUDA by itself; in Colab, choose Runtime → Change runtime type → "
+            "a GPU before running the chapter.")
+
+
 def running_time(notebook: str, durations: str | os.PathLike = DURATIONS) -> str:
     """A sentence for a chapter's summary: how long ``notebook`` (e.g. ``"05_mnist.ipynb"``) ran in
     the last recorded full and quick builds (``tools/chapter_durations.json``, which
     ``tools/build_book.py --store-durations`` writes from a build), or ``""`` where that file is
-    not at hand (a chapter opened outside the repository)."""
+    not at hand (a chapter opened outside the repository). It ends with :data:`GPU_HINT`."""
     import json
 
     path = Path(durations)
@@ -130,7 +135,7 @@ def running_time(notebook: str, durations: str | os.PathLike = DURATIONS) -> str
     text = f"The last recorded build ran this chapter in about {_duration(full)} on two CPU cores"
     if fast is not None:
         text += f"; `WORMHOLE_QUICK=1` runs the same code at toy sizes in about {_duration(fast)}"
-    return text + "."
+    return text + ". " + GPU_HINT
 
 
 class _Pasted:

@@ -48,7 +48,12 @@ class MethodResult:
         as the rate (``"log_wormhole_lr"`` → ``"wormhole_lr"``). Empty for MAML."""
         out = {}
         for key, first in self.start.items():
-            ends = [float(r.learner.meta_parameters()[key].detach().float().mean()) for r in self.runs]
+            # merged replication sets may have selected different settings: a quantity that one
+            # set's selection meta-learns (a learned α_w) may be absent from the other's runs
+            params = [r.learner.meta_parameters() for r in self.runs]
+            ends = [float(p[key].detach().float().mean()) for p in params if key in p]
+            if not ends:
+                continue
             end = float(np.mean(ends))
             name = key.rsplit(".", 1)[-1]
             if name.startswith("log_"):
@@ -303,8 +308,8 @@ def merge(name: str, parts: list[Comparison]) -> Comparison:
     evaluation (e.g. the two replication sets of a fair fight, each with its own selected
     settings): every method's runs, evaluations and statistics, the parts' seeds in order. The
     config is the first part's, with ``seeds`` the union and ``sets`` each part's seeds; a
-    method's ``start`` (its own meta-learned quantities before training) is the mean over the
-    parts, weighted by their seeds."""
+    method's ``start`` (its own meta-learned quantities before training) is, for each quantity,
+    the mean over the parts whose selection has it, weighted by their seeds."""
     if not parts:
         raise ValueError("parts must hold at least one comparison")
     labels = list(parts[0].methods)
@@ -322,7 +327,10 @@ def merge(name: str, parts: list[Comparison]) -> Comparison:
     for label in labels:
         ms = [p.methods[label] for p in parts]
         n = [len(m.runs) for m in ms]
-        start = {k: float(np.average([m.start.get(k, np.nan) for m in ms], weights=n)) for k in ms[0].start}
+        # the union of the parts' meta-learned quantities, each averaged over the parts that have it
+        keys = list(dict.fromkeys(k for m in ms for k in m.start))
+        start = {k: float(np.average([m.start[k] for m in ms if k in m.start],
+                                     weights=[w for m, w in zip(ms, n) if k in m.start])) for k in keys}
         usage = [u for m in ms for u in m.usage] if all(m.usage for m in ms) else []
         measures = {k: [v for m in ms for v in m.measures.get(k, [])] for k in ms[0].measures}
         methods[label] = MethodResult(label, [r for m in ms for r in m.runs],
