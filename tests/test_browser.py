@@ -11,6 +11,8 @@ protocol by tools/chromium.py) with the network off, at a desktop window size, a
 * no output shows a Python warning, a traceback, a ``PosixPath(...)``, ``nan%``, ``nan ± nan``
   or a progress bar, and no page carries saved widget state (dead sliders, frozen bars);
 * a chapter opens with its answer: an "In short" box before its first visible code cell;
+* visible code teaches: no visible cell glues a number into the prose or asserts an invariant
+  (that plumbing runs in removed cells), and no code cell scrolls sideways;
 * no page tells the story of its own builds (the protocol's history lives on one page).
 
 Run after a book build, like tests/test_site.py (``$WORMHOLE_SITE``; ``make test`` points it at
@@ -218,3 +220,21 @@ BUILD_HISTORY = re.compile(r"(first|last|previous|earlier) (full )?build|after (
 def test_no_page_names_its_own_builds(seen, page):
     found = [m.group(0) for m in BUILD_HISTORY.finditer(seen["prose"])]
     assert not found, f"{page}: prose about the book's own builds (move it to the protocol-changes page): {found}"
+
+
+#: plumbing a reader should not have to read past: gluing numbers into the prose, asserting invariants
+PLUMBING = re.compile(r"\bglue\(|^[ \t]*assert\b", re.M)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_visible_code_is_not_plumbing(seen, page):
+    found = [f"{c['where']}: {c['text'][m.start():].splitlines()[0][:70]}"
+             for c in seen["code"] for m in PLUMBING.finditer(c["text"])]
+    assert not found, f"{page}: visible code glues or asserts (tag the cell remove-cell):" + _listed(found)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_code_scrolls_sideways(seen, page):
+    found = [f"{c['where']} ({c['width']} px in a {seen['column']} px column): "
+             f"{max(c['text'].splitlines() or [''], key=len)[:70]}" for c in seen["code"] if c["scrolls"]]
+    assert not found, f"{page}: code wider than its cell (shorten the line):" + _listed(found)

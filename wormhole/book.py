@@ -140,7 +140,8 @@ def running_time(notebook: str, durations: str | os.PathLike = DURATIONS) -> str
 
 class _Pasted:
     """Glued text: Markdown for ``{glue:md}`` in the same chapter, and the same text as plain text
-    (no quotes) for another page's ``{glue:text}`chapter.ipynb::key:s```, which pastes plain text only."""
+    for ``{glue:text}`` (another page's ``{glue:text}`chapter.ipynb::key:s```), which pastes plain
+    text only."""
 
     def __init__(self, text: str):
         self.text = text
@@ -149,7 +150,9 @@ class _Pasted:
         return self.text
 
     def __repr__(self) -> str:
-        return self.text
+        # myst-nb's {glue:text} passes the plain text through ast.literal_eval (to strip quotes), so
+        # a bare "5,000" would paste as the tuple "(5, 0)": a string literal pastes as itself
+        return repr(self.text)
 
 
 def glue(key: str, value, digits: int = 3) -> None:
