@@ -213,7 +213,7 @@ def test_a_chapter_opens_with_its_answer(seen, page):
 
 #: words with which a page would tell the history of its own builds
 BUILD_HISTORY = re.compile(r"(first|last|previous|earlier) (full )?build|after (it|the build) failed|"
-                           r"what changed after|we changed after|in an earlier edition", re.I)
+                           r"what changed after|we changed after|(an|the) earlier edition|earlier versions? of (this|the) (book|chapter)", re.I)
 
 
 @pytest.mark.parametrize("page", [p for p in PAGES if not p.endswith("protocol_changes")])
