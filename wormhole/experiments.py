@@ -247,6 +247,19 @@ def _jsonable(o):
     return str(o)
 
 
+
+#: at most this many of the evaluation tasks measure how each run uses its adapted quantities
+#: (w's flips, sign agreement): enough for a fraction to ±6 points, and cheap beside evaluation
+USAGE_TASKS = 256
+
+
+def usage_tasks(eval_tasks, n_eval: int, eval_seed: int):
+    """The tasks on which a comparison measures the adapted quantities' use: the first
+    ``min(n_eval, USAGE_TASKS)`` of a stream of ``eval_tasks`` seeded apart from evaluation's, the
+    same for every method and seed."""
+    return eval_tasks.sample(min(n_eval, USAGE_TASKS),
+                             torch.Generator().manual_seed(stream_seed(eval_seed, "eval") + 1))
+
 def compare(name: str, learners: dict, train_tasks: TaskFamily, eval_tasks: TaskFamily, seeds=range(5), *,
             iterations: int = 1000, meta_batch: int = 25, meta_lr: float = 1e-3, n_eval: int = 500,
             steps=STEPS, log_every: int = 50, eval_seed: int = 1234, progress: bool = True,
@@ -266,7 +279,7 @@ def compare(name: str, learners: dict, train_tasks: TaskFamily, eval_tasks: Task
     go; its other seeds train from the start."""
     seeds = list(seeds)
     results = {}
-    usage_batch = eval_tasks.sample(min(n_eval, 256), torch.Generator().manual_seed(stream_seed(eval_seed, "eval") + 1))
+    usage_batch = usage_tasks(eval_tasks, n_eval, eval_seed)
     for label, learner in learners.items():
         t0 = time.perf_counter()
         train = dict(progress=progress, log_every=log_every, device=device, on_nonfinite="continue")

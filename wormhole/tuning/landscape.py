@@ -6,13 +6,11 @@ import copy
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from .. import _checks
 from ..diagnostics import adaptation_statistics
 from ..evaluation import evaluate
-from ..experiments import Comparison
-from ..seeding import stream_seed
+from ..experiments import Comparison, usage_tasks
 from ..learners import Wormhole
 from ..stats import Paired, paired
 from ..timing import phase
@@ -101,8 +99,7 @@ def landscape(comparison: Comparison, template, wormhole_lrs, w0s, *, train_task
                                 meta_lr=cfg["meta_lr"], progress=progress, log_every=max(cfg["iterations"], 1),
                                 device=device, on_nonfinite="continue")
     base = comparison[baseline].per_seed(steps, metric)
-    usage_batch = eval_tasks.sample(min(cfg["n_eval"], 256),
-                                    torch.Generator().manual_seed(stream_seed(cfg["eval_seed"], "eval") + 1))
+    usage_batch = usage_tasks(eval_tasks, cfg["n_eval"], cfg["eval_seed"])
     results, flips = [], []
     higher = metric == "accuracy"
     for c, config_runs in enumerate(runs):
