@@ -67,17 +67,20 @@ def install_source(url: str, ref: str) -> str:
     if not REF_OK.match(ref):
         raise ValueError(f"not a release tag vX.Y.Z or a full commit hash: {ref!r}")
     return (
-        "# Colab or another fresh environment: install the package this book was built with, unless it is here.\n"
+        "# Colab or another fresh environment: install the package this book\n"
+        "# was built with, unless it is here (this book's distribution, not\n"
+        "# another one's module of the same name).\n"
         "import importlib, importlib.metadata, sys\n"
-        "try:  # `wormhole` must be this book's distribution, not another one's module of that name\n"
+        "try:\n"
         "    import wormhole\n"
-        f'    ours = getattr(wormhole, "__version__", None) == importlib.metadata.version("{DISTRIBUTION}")\n'
+        f'    version = importlib.metadata.version("{DISTRIBUTION}")\n'
+        '    ours = getattr(wormhole, "__version__", None) == version\n'
         "except ImportError:\n"
         "    ours = False\n"
         "if not ours:\n"
         f'    %pip install -q "{DISTRIBUTION}{EXTRAS} @ git+{url}@{ref}"\n'
-        '    for name in [m for m in sys.modules if m == "wormhole" or m.startswith("wormhole.")]:\n'
-        "        del sys.modules[name]  # the next import reads the package just installed\n"
+        '    for name in [m for m in sys.modules if m.split(".")[0] == "wormhole"]:\n'
+        "        del sys.modules[name]  # the next import reads the new package\n"
         "    importlib.invalidate_caches()"
     )
 
