@@ -52,7 +52,7 @@ def test_claims_judge_by_the_paired_rule_and_list_exclusions():
     assert helps.verdict == "reproduced" and len(helps.evidence) == 1
     assert [(e.name, e.steps) for e in helps.secondary] == [("threshold-a", 10)]
     assert [e.name for e in helps.excluded] == ["threshold-flat"]
-    assert all(r.verdict in VERDICTS + ("no measurements",) for r in rows.values())
+    assert all(r.verdict in report.FINAL_WORDS + ("no measurements",) for r in rows.values())
 
 
 def test_untagged_comparisons_never_enter_a_claim():

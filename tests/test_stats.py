@@ -18,8 +18,10 @@ def test_all_better_is_reproduced():
     assert verdict([(BASE + 0.02 + NOISE(), BASE) for _ in range(4)]) == "reproduced"
 
 
-def test_all_equal_is_no_evidence():
-    assert verdict([(BASE + NOISE(), BASE) for _ in range(4)]) == "no evidence"
+def test_all_equal_is_no_practical_difference_with_a_margin_and_inconclusive_without():
+    pairs = [(BASE + NOISE(), BASE) for _ in range(4)]
+    assert verdict(pairs, margin=0.01) == "no practical difference"
+    assert verdict(pairs) == "inconclusive"   # without a margin nothing can be shown equivalent
 
 
 def test_all_worse_is_contradicted():
@@ -60,7 +62,7 @@ def test_a_diverged_baseline_makes_a_finite_candidate_better():
     assert verdict([(BASE - 0.01, base)]) == "reproduced"
 
 
-def test_holm_turns_a_marginal_single_win_into_no_evidence():
+def test_holm_turns_a_marginal_single_win_into_inconclusive():
     # one comparison just significant on its own (p ≈ 0.03), five ties: Holm needs p < 0.05/6
     d = (np.array([0.9, 1.1, 0.2, 1.4, 0.4, 1.6, -0.3, 0.8, 1.2, -0.1]) - 0.2) * 0.01  # p = 0.031
     cand = BASE + d
@@ -70,7 +72,7 @@ def test_holm_turns_a_marginal_single_win_into_no_evidence():
     ties = [(BASE + np.roll(d - d.mean(), k), BASE) for k in range(1, 6)]  # zero mean difference
     pairs = [(cand, BASE)] + ties
     assert all(st.ttest_rel(c, b).pvalue > 0.05 / 5 for c, b in ties)
-    assert verdict(pairs) == "no evidence"
+    assert verdict(pairs) == "inconclusive"
 
 
 def test_holm_matches_its_definition():
@@ -92,7 +94,7 @@ def test_detectable_difference_shrinks_with_seeds_and_grows_with_comparisons():
 
 def test_judgement_reports_outcomes_and_detectable():
     j = judge(compare_all([(BASE + 0.02 + NOISE(), BASE), (BASE + NOISE(), BASE)]))
-    assert j.verdict == "partly" and j.outcomes == ("better", "tie")
+    assert j.verdict == "partly" and j.outcomes == ("better", "inconclusive")
     assert np.isfinite(j.detectable) and j.verdict in VERDICTS
 
 
@@ -122,7 +124,8 @@ def test_a_seed_on_which_both_diverged_is_no_evidence_either_way():
 def test_both_diverged_on_every_seed_is_undecided_not_worse():
     nan = np.full(BASE.size, np.nan)
     p = paired(nan, nan, label="A vs B")
-    assert p.p_value == 1.0 and verdict([(nan, nan)]) == "no evidence"
+    assert p.p_value == 1.0 and verdict([(nan, nan)]) == "inconclusive"
+    assert verdict([(nan, nan)], margin=0.1) == "inconclusive"   # nothing measured is not equivalent
     line = wh.experiments.describe_contrast(p)
     assert "nan" not in line and "n/a" in line and line.endswith("→ undecided")
 

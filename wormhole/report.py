@@ -28,8 +28,9 @@ from .book import metrics_dir, provenance
 from .evaluation import judged_metric
 from .experiments import metric_label
 from .labels import ABLATIONS, CONFLICT_BASELINES, WORMHOLE_VARIANTS
+from .margins import MARGINS, margin_for
 from .seeding import seed_sets
-from .stats import VERDICTS, Judgement, Paired, fmt, judge_units, paired
+from .stats import BORDERLINE, VERDICTS, Judgement, Paired, fmt, judge_units, paired
 
 #: which metrics improve upwards
 HIGHER_IS_BETTER = {"loss": False, "accuracy": True, "conflict": True, "conflict_during_training": True,
@@ -96,11 +97,12 @@ class Evidence:
     result: Paired
 
 
-#: the final word of a claim: its verdict where both seed sets agree, else "not replicated"
-NOT_REPLICATED = "not replicated"
+#: the final word of a claim whose two seed sets give different verdicts (it says nothing about the
+#: paper's claim: the evidence does not replicate from one set of seeds to the other)
+SETS_DISAGREE = "seed sets disagree"
 #: the final word where a seed set has too few seeds (fewer than 2 in some comparison) to be judged
 TOO_FEW_SEEDS = "too few seeds"
-FINAL_WORDS = (*VERDICTS, NOT_REPLICATED, TOO_FEW_SEEDS)
+FINAL_WORDS = (*VERDICTS, SETS_DISAGREE, TOO_FEW_SEEDS)
 
 
 def restrict(comparison: dict, which: int) -> dict:
@@ -134,9 +136,10 @@ def compare_saved(comparison: dict, baseline: str, candidate: str, metric: str, 
                   n_comparisons: int = 1) -> Evidence:
     """The paired comparison of two methods of a saved comparison (:func:`wormhole.stats.paired`)."""
     methods = comparison["methods"]
-    result = paired(per_seed(methods[candidate], metric, steps), per_seed(methods[baseline], metric, steps),
+    base = per_seed(methods[baseline], metric, steps)
+    result = paired(per_seed(methods[candidate], metric, steps), base,
                     higher_is_better=HIGHER_IS_BETTER[metric], n_comparisons=n_comparisons,
-                    label=f"{comparison['name']} · {candidate} vs {baseline} · {metric_label(metric, steps)}")
+                    margin=margin_for(metric, base), label=f"{comparison['name']} · {candidate} vs {baseline} · {metric_label(metric, steps)}")
     return Evidence(comparison["name"], candidate, baseline, metric, steps, result)
 
 
@@ -224,14 +227,30 @@ class Claim:
     @property
     def verdict(self) -> str:
         """The claim's final word: the verdict of the two seed sets where they agree, else
-        ``"not replicated"`` (``"no measurements"`` when nothing measured it, ``"too few seeds"`` when
-        a set cannot be judged)."""
+        :data:`SETS_DISAGREE` (``"no measurements"`` when nothing measured it, ``"too few seeds"``
+        when a set cannot be judged)."""
         if not self.judgement:
             return "no measurements"
         words = set(self.set_verdicts)
         if TOO_FEW_SEEDS in words:
             return TOO_FEW_SEEDS
-        return words.pop() if len(words) == 1 else NOT_REPLICATED
+        return words.pop() if len(words) == 1 else SETS_DISAGREE
+
+    @property
+    def flip_distance(self) -> float:
+        """How near the final word is to changing: the smallest flip distance (in half-widths of a
+        95% interval, :attr:`wormhole.stats.Paired.flip_distance`) of any unit in either seed set
+        (the pooled judgement where the sets were not judged); NaN when nothing was measured."""
+        judgements = [j for j in self.set_judgements if isinstance(j, Judgement)] or (
+            [self.judgement] if self.judgement else [])
+        ds = [j.flip_distance for j in judgements if np.isfinite(j.flip_distance)]
+        return float(min(ds)) if ds else float("nan")
+
+    @property
+    def borderline(self) -> bool:
+        """Whether the final word rests on a unit within :data:`wormhole.stats.BORDERLINE`
+        half-widths of changing its outcome, in either seed set."""
+        return bool(self.flip_distance < BORDERLINE)
 
     def unit_outcomes(self) -> list[tuple[list[Evidence], str]]:
         """``(unit, outcome)`` for every judged unit."""
@@ -454,14 +473,28 @@ def _evidence_line(e: Evidence, outcome: str | None = None) -> str:
             f"{html.escape(metric_label(e.metric, e.steps))}: {r.difference_text()}{diverged}{tail}")
 
 
-def _unit_line(unit: list[Evidence], outcome: str) -> str:
+def margin_text(r: Paired) -> str:
+    """``"margin ± 0.02"`` (``""`` without one)."""
+    return f"margin ± {r.margin:.3g}" if np.isfinite(r.margin) else ""
+
+
+def flip_text(distance: float) -> str:
+    """``"1.7 half-widths from flipping"`` (with *borderline* below :data:`wormhole.stats.BORDERLINE`)."""
+    if not np.isfinite(distance):
+        return "—"
+    mark = " · borderline" if distance < BORDERLINE else ""
+    return f"{distance:.2g} half-widths{mark}"
+
+
+def _unit_line(unit: list[Evidence], outcome: str, distance: float = float("nan")) -> str:
     head = unit[0]
     against = ", ".join(html.escape(e.baseline) for e in unit)
-    parts = "; ".join(f"− {html.escape(e.baseline)}: {e.result.difference_text()}"
-                      + (f" ({html.escape(e.result.divergence_note())})" if e.result.divergence_note() else "")
+    parts = "; ".join(f"− {html.escape(e.baseline)}: {e.result.difference_text()} ({margin_text(e.result)}"
+                      + (f", {html.escape(e.result.divergence_note())}" if e.result.divergence_note() else "") + ")"
                       for e in unit)
     return (f"{html.escape(head.name)} · {html.escape(head.candidate)} vs {against}, "
-            f"{html.escape(metric_label(head.metric, head.steps))}: {parts} → <b>{outcome}</b>")
+            f"{html.escape(metric_label(head.metric, head.steps))}: {parts} → <b>{outcome}</b>"
+            f" ({flip_text(distance)})")
 
 
 def strongest(claim: Claim) -> str:
@@ -471,11 +504,12 @@ def strongest(claim: Claim) -> str:
         return "no metrics saved"
     pairs = claim.unit_outcomes()
     c = claim.judgement.counts()
-    significant = [(u, o) for u, o in pairs if o != "tie"] or pairs
+    significant = [(u, o) for u, o in pairs if o in ("better", "worse")] or pairs
     unit, outcome = max(significant, key=lambda p: abs(p[0][0].result.improvement)
                         if np.isfinite(p[0][0].result.improvement) else -1)
     e = unit[0]
-    return (f"{c['better']} of {len(pairs)} units better, {c['worse']} worse; e.g. {e.name}, "
+    return (f"{c['better']} of {len(pairs)} units better, {c['worse']} worse, {c['no practical difference']} "
+            f"no practical difference; e.g. {e.name}, "
             f"{metric_label(e.metric, e.steps)}: {e.candidate} − {e.baseline} {e.result.difference_text()} ({outcome})")
 
 
@@ -485,11 +519,12 @@ def html_table(rows: list[Claim]) -> str:
     − baseline, mean ± 95% CI over seeds) and outcome after Holm, the smallest detectable
     difference, what was excluded and what is shown but not judged."""
     head = ("<tr><th>claim</th><th>final word</th><th>seed set 1</th><th>seed set 2</th>"
+            "<th>closest to flipping</th>"
             "<th>strongest evidence, both sets pooled (details fold out)</th></tr>")
     body = []
     for r in rows:
         if r.judgement:
-            lines = [_unit_line(u, o) for u, o in r.unit_outcomes()]
+            lines = [_unit_line(u, o, j.flip_distance) for (u, o), j in zip(r.unit_outcomes(), r.judgement.units)]
             lines.append(f"<i>{r.judgement.diverged} diverged run(s); pooled over both seed sets: "
                          f"{html.escape(r.pooled_verdict)}</i>")
             detect = detectable_by_metric(r)
@@ -507,8 +542,9 @@ def html_table(rows: list[Claim]) -> str:
         lines += [html.escape(n) for n in r.notes]
         details = f"<details><summary>{html.escape(strongest(r))}</summary>{'<br>'.join(lines)}</details>"
         sets = "".join(f"<td>{html.escape(v)}</td>" for v in (r.set_verdicts or ("—", "—")))
+        flip = f'<td data-borderline="{str(r.borderline).lower()}">{html.escape(flip_text(r.flip_distance))}</td>'
         body.append(f'<tr><td data-claim="{html.escape(r.key)}">{html.escape(r.claim)}</td>'
-                    f"<td><b>{html.escape(r.verdict)}</b></td>{sets}"
+                    f"<td><b>{html.escape(r.verdict)}</b></td>{sets}{flip}"
                     f"<td>{details}</td></tr>")
     return f'<table class="wormhole-results">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(body) + "\n</tbody></table>"
 
@@ -525,10 +561,15 @@ def _secondary_text(e: Evidence) -> str:
     return r.difference_text()
 
 
+#: the colour of each unit outcome in the book's figures
+OUTCOME_COLOURS = {"better": "C2", "worse": "C3", "no practical difference": "C0", "inconclusive": "0.4"}
+
+
 def forest_plot(rows: list[Claim]):
     """Exactly the comparisons of :func:`html_table`, one panel per metric: the improvement of
-    the candidate over the baseline (paired, mean and 95% CI; right of 0 is better), filled
-    where its unit survived Holm within its claim. ``None`` when no claim has a judgement."""
+    the candidate over the baseline (paired, mean and 95% CI; right of 0 is better), coloured by
+    its unit's outcome (filled where better or worse), over a grey band that spans the practical
+    margin ± m of its metric. ``None`` when no claim has a judgement."""
     import matplotlib.pyplot as plt
 
     panels: dict[str, list] = {}
@@ -555,16 +596,18 @@ def _forest(plt, panels, names, heights, width):
         y = np.arange(len(items))
         for i, (e, outcome) in enumerate(items):
             r = e.result
-            colour = {"better": "C2", "worse": "C3", "tie": "0.4"}[outcome]
+            if np.isfinite(r.margin):   # the practical margin: inside it, no difference matters
+                ax.fill_betweenx([i - 0.35, i + 0.35], -r.margin, r.margin, color="0.88", lw=0)
+            colour = OUTCOME_COLOURS[outcome]
             ax.errorbar(r.improvement, i, xerr=r.half_width, fmt="o", capsize=2, color=colour,
-                        mfc=colour if outcome != "tie" else "white")
+                        mfc=colour if outcome in ("better", "worse") else "white")
         ax.axvline(0, color="k", lw=0.8)
         ax.set_yticks(y, [f"{e.name}: {e.candidate} vs {e.baseline}" + (f" @{e.steps}" if e.metric in ("loss", "accuracy") else "")
                           for e, _ in items])
         ax.invert_yaxis()
         ax.set_xlabel(names.get(metric, metric))   # short: it centres under axes pushed right by long names
     # short lines: the title centres on the axes, which long method names push to the right
-    axes[0, 0].set_title("paired improvement, mean ± 95% CI\n(seed sets pooled; filled: Holm)")
+    axes[0, 0].set_title("paired improvement, mean ± 95% CI\n(pooled; grey: practical margin)")
     fig.tight_layout()
     return fig
 
@@ -608,22 +651,35 @@ def describe(claim: Claim) -> str:
     if not claim.judgement:
         return f"{claim.claim}: no measurements."
     sets = " and ".join(claim.set_verdicts)
+    mark = (f" It is *borderline*: a unit lies {claim.flip_distance:.2g} half-widths from changing its outcome."
+            if claim.borderline else "")
     if claim.verdict == TOO_FEW_SEEDS:
         return (f"{claim.claim}: a seed set has **{TOO_FEW_SEEDS}** to be judged on its own (both pooled: "
                 f"{claim.pooled_verdict}).")
-    if claim.verdict == NOT_REPLICATED:
-        return (f"{claim.claim}: **{NOT_REPLICATED}** (the two disjoint seed sets say {sets}; both pooled: "
-                f"{claim.pooled_verdict}).")
+    if claim.verdict == SETS_DISAGREE:
+        return (f"{claim.claim}: the **{SETS_DISAGREE}** (the two disjoint seed sets say {sets}; both pooled: "
+                f"{claim.pooled_verdict}).{mark}")
     c = claim.judgement.counts()
     sizes = "; ".join(f"{v:.3g} in {k}" for k, v in detectable_by_metric(claim).items())
     tail = (f"; a true difference larger than about {sizes} would most likely have been detected"
-            if claim.verdict == "no evidence" and sizes else "")
+            if claim.verdict == "inconclusive" and sizes else "")
     return (f"{claim.claim}: **{claim.verdict}** on both disjoint seed sets (pooled: {c['better']} of "
-            f"{len(claim.units)} units significantly better, {c['worse']} worse after Holm–Bonferroni{tail}).")
+            f"{len(claim.units)} units better, {c['worse']} worse, {c['no practical difference']} inside the "
+            f"practical margin, after Holm–Bonferroni on each test{tail}).{mark}")
+
+
+def margins_table():
+    """The practical margin of every judged metric with its reason (:mod:`wormhole.margins`), as a
+    :class:`wormhole.display.Table`."""
+    from .display import table
+
+    rows = [[m.metric, f"{m.size:.0%} of the baseline's mean" if m.relative else f"{m.size:g}", m.reason]
+            for m in MARGINS.values()]
+    return table(rows, header=["metric", "margin (±)", "why this size"])
 
 
 __all__ = ["ABLATIONS", "CONFLICT_BASELINES", "SETTINGS", "Claim", "Evidence", "against_maml", "carried_over", "claims",
            "selection_metric", "strongest", "trained_steps", "CHAPTER_METRICS", "missing_chapters", "FINAL_WORDS",
-           "NOT_REPLICATED", "TOO_FEW_SEEDS", "restrict", "compare_saved", "describe", "fmt", "forest_plot", "html_table",
+           "SETS_DISAGREE", "TOO_FEW_SEEDS", "margins_table", "flip_text", "restrict", "compare_saved", "describe", "fmt", "forest_plot", "html_table",
            "judge_claim", "learned", "learned_by", "load", "per_seed", "save_metrics", "selected_table", "setting_values", "tuned",
            "tuning_table"]

@@ -1,12 +1,18 @@
-"""The book's one statistical rule: paired comparisons over seeds, Holm–Bonferroni across a claim.
+"""The book's one statistical rule: paired comparisons over seeds, two tests each, Holm–Bonferroni across a claim.
 
 Every comparison in the book pits a *candidate* method against a *baseline* trained with the
 same seeds and evaluated on the same tasks, so the unit of evidence is the per-seed
 difference ``candidate − baseline``. For one comparison:
 
 * the mean difference and its Student-t confidence interval (:func:`mean_ci`);
-* a two-sided paired t-test, whose p-value enters Holm–Bonferroni across all comparisons
-  that make up one claim (:func:`holm`);
+* a two-sided paired t-test of *no difference*, whose p-value enters Holm–Bonferroni across
+  all comparisons that make up one claim (:func:`holm`);
+* an *equivalence* test against the metric's practical margin ``m`` (two one-sided t-tests on
+  the same differences, TOST: is the difference above ``−m`` and below ``+m``?), with its own
+  Holm–Bonferroni across the claim (margins: :mod:`wormhole.margins`);
+* a comparison is **better** or **worse** only when it differs from zero *and* is not
+  equivalent; **no practical difference** when it is equivalent (a significant difference
+  smaller than the margin included); **inconclusive** when neither test decides;
 * a claim that the candidate beats several baselines at once is judged per *unit* (one
   problem × metric × number of steps): better only when better than every baseline of the unit
   (intersection–union, :func:`verdict_all`), worse when worse than the reference baseline;
@@ -18,21 +24,30 @@ difference ``candidate − baseline``. For one comparison:
 
 :func:`judge` applies the rule to a claim and :func:`verdict` returns its word:
 
-==================  ===================================================
-``"reproduced"``    every comparison significantly better
-``"partly"``        some significantly better, none significantly worse
-``"mixed"``         some significantly better, some significantly worse
-``"no evidence"``   none significantly different
-``"contradicted"``  some significantly worse, none better
-==================  ===================================================
+=============================  ==============================================
+``"reproduced"``               every unit better
+``"partly"``                   some better, none worse
+``"mixed"``                    some better, some worse
+``"no practical difference"``  every unit equivalent (inside the margin)
+``"inconclusive"``             none better or worse, some undecided
+``"contradicted"``             some worse, none better
+=============================  ==============================================
+
+How close a comparison is to changing its outcome is :attr:`Paired.flip_distance`: how far,
+in half-widths of its 95% interval, the difference lies from the two places where a test's
+answer changes (``|diff|`` equal to the interval's half-width; ``|diff|`` plus the equivalence
+interval's half-width equal to the margin). A unit within :data:`BORDERLINE` of either is
+*borderline*: a rebuild on other seeds, or on another machine's rounding, may move it across.
 
 Example::
 
     >>> import numpy as np
     >>> from wormhole.stats import verdict
     >>> base = np.array([0.70, 0.71, 0.69, 0.72, 0.70])
-    >>> verdict([(base + 0.05, base), (base + 0.04, base)])
+    >>> verdict([(base + 0.05, base), (base + 0.04, base)], margin=0.01)
     'reproduced'
+    >>> verdict([(base + 0.001, base), (base - 0.001, base)], margin=0.01)
+    'no practical difference'
 """
 
 from __future__ import annotations
@@ -51,8 +66,17 @@ def _ttest_rel(a, b):
     return stats.ttest_rel(a, b)
 
 
-#: the five verdict words of :func:`verdict`, from best to worst
-VERDICTS = ("reproduced", "partly", "mixed", "no evidence", "contradicted")
+def _t_cdf(x, df):
+    from scipy import stats
+    return stats.t.cdf(x, df)
+
+
+#: the six verdict words of :func:`verdict`, from best to worst
+VERDICTS = ("reproduced", "partly", "mixed", "no practical difference", "inconclusive", "contradicted")
+#: the four outcomes of a unit
+OUTCOMES = ("better", "worse", "no practical difference", "inconclusive")
+#: a comparison (or unit) whose :attr:`Paired.flip_distance` is below this many half-widths is borderline
+BORDERLINE = 1.0
 #: statistical power at which the ``detectable`` of a :class:`Paired` is the smallest detectable difference
 POWER = 0.8
 
@@ -98,6 +122,12 @@ class Paired:
     ``improvement`` is ``diff`` signed so that positive means better. ``diverged_candidate``
     and ``diverged_baseline`` count the seeds on which only that side diverged;
     ``diverged_both`` those on which both did (no evidence either way).
+
+    ``margin``: the practical margin of the metric in its own units (NaN: none, so the
+    comparison can never be equivalent). ``p_equivalence``: the p-value of the two one-sided
+    tests that the true difference lies inside ``± margin`` (the larger of the two; 1 when a
+    diverged run decides the comparison, NaN without a margin). ``equivalence_half_width``: the
+    half-width of the interval those tests use (level ``1 − 2(1 − level)``, e.g. 90%).
     """
 
     label: str
@@ -111,6 +141,9 @@ class Paired:
     detectable: float
     level: float
     diverged_both: int = 0
+    margin: float = float("nan")
+    p_equivalence: float = float("nan")
+    equivalence_half_width: float = float("nan")
 
     @property
     def improvement(self) -> float:
@@ -141,6 +174,23 @@ class Paired:
             parts.append(f"both diverged on {self.diverged_both} seed(s), no evidence there")
         return ", ".join(parts)
 
+    @property
+    def flip_distance(self) -> float:
+        """How near the comparison is to changing its outcome, in half-widths of its 95% interval:
+        the smaller of ``| |diff| − half_width |`` (where the test of no difference changes its
+        answer) and ``| margin − |diff| − equivalence_half_width |`` (where the equivalence test
+        does), divided by ``half_width``. 0 when a diverged run decides the comparison (whether a
+        run diverges is itself chaotic), NaN when no interval could be computed."""
+        if self.decided_by_divergence:
+            return 0.0
+        if not (np.isfinite(self.diff) and np.isfinite(self.half_width)) or self.half_width <= 0:
+            return float("nan")
+        size = abs(self.diff)
+        distance = abs(size - self.half_width)
+        if np.isfinite(self.margin) and np.isfinite(self.equivalence_half_width):
+            distance = min(distance, abs(self.margin - size - self.equivalence_half_width))
+        return float(distance / self.half_width)
+
     def direction(self) -> str:
         """``"better"`` or ``"worse"``: the side of zero the candidate falls on (``"tie"`` at 0)."""
         decided = self.decided_by_divergence
@@ -159,11 +209,30 @@ def _check_pair(candidate, baseline) -> tuple[np.ndarray, np.ndarray]:
     return c, b
 
 
+def equivalence_p(diff: float, sd: float, n: int, margin: float) -> float:
+    """Two one-sided t-tests (TOST) that a mean paired difference ``diff`` (standard deviation
+    ``sd`` over ``n`` pairs) lies inside ``(−margin, +margin)``: the larger of the two p-values
+    (small means equivalent). NaN without a finite positive margin or with fewer than 2 pairs."""
+    if not (np.isfinite(margin) and margin > 0 and np.isfinite(diff)) or n < 2:
+        return float("nan")
+    if sd == 0:
+        return 0.0 if abs(diff) < margin else 1.0
+    se = sd / np.sqrt(n)
+    above = 1.0 - float(_t_cdf((diff + margin) / se, n - 1))   # H0: diff <= -margin
+    below = float(_t_cdf((diff - margin) / se, n - 1))         # H0: diff >= +margin
+    return max(above, below)
+
+
 def paired(candidate, baseline, higher_is_better: bool = True, *, level: float = 0.95, label: str = "",
-           n_comparisons: int = 1) -> Paired:
-    """The paired comparison of per-seed values ``candidate`` and ``baseline`` (equal length ≥ 2)."""
+           n_comparisons: int = 1, margin: float | None = None) -> Paired:
+    """The paired comparison of per-seed values ``candidate`` and ``baseline`` (equal length ≥ 2),
+    with the equivalence test against ``margin`` (the metric's practical margin in its own units;
+    ``None``: no equivalence test)."""
     if not 0 < level < 1:
         raise ValueError(f"level must lie in (0, 1), got {level}")
+    margin = float("nan") if margin is None else float(margin)
+    if np.isfinite(margin) and margin <= 0:
+        raise ValueError(f"margin must be positive (or None for no equivalence test), got {margin}")
     c, b = _check_pair(candidate, baseline)
     ok = np.isfinite(c) & np.isfinite(b)
     div_c = int((~np.isfinite(c) & np.isfinite(b)).sum())
@@ -180,13 +249,16 @@ def paired(candidate, baseline, higher_is_better: bool = True, *, level: float =
             p = 1.0 if diff == 0 else 0.0
         alpha = (1 - level) / max(int(n_comparisons), 1)
         detectable = (_t_ppf(1 - alpha / 2, n - 1) + _t_ppf(POWER, n - 1)) * sd / np.sqrt(n)
+        p_eq = equivalence_p(diff, sd, n, margin)
+        eq_half = float(_t_ppf(level, n - 1) * sd / np.sqrt(n))
     else:
         diff = float(d.mean()) if n else float("nan")
-        half, p, detectable = float("nan"), 1.0, float("nan")
+        half, p, detectable, p_eq, eq_half = float("nan"), 1.0, float("nan"), float("nan"), float("nan")
     if div_c or div_b:
         p = 0.0  # a diverged run decides the comparison (see the module docstring)
+        p_eq = 1.0 if np.isfinite(margin) else float("nan")   # and is never equivalent
     return Paired(label, int(c.size), diff, half, p, bool(higher_is_better), div_c, div_b,
-                  float(detectable), level, div_both)
+                  float(detectable), level, div_both, margin, float(p_eq), eq_half)
 
 
 def holm(p_values, level: float = 0.95) -> np.ndarray:
@@ -212,7 +284,10 @@ class Unit:
 
     The candidate is *better* in the unit only when it is better than **every** baseline
     (an intersection–union test: the unit's p-value is the largest of its comparisons'),
-    *worse* when it is worse than the reference; anything else is a tie whatever the p-values.
+    *worse* when it is worse than the reference. It makes *no practical difference* when it is
+    equivalent (inside the margin) to the reference where it is worse, and to *some* baseline
+    otherwise: a gain over MAML that an ablation without the wormhole matches within the margin
+    is not the wormhole's (Bonferroni over the unit's baselines).
     """
 
     pairs: tuple[Paired, ...]
@@ -245,15 +320,38 @@ class Unit:
             return float(self.reference.p_value)
         return 1.0
 
+    @property
+    def p_equivalence(self) -> float:
+        """The p-value of "no practical difference": the reference's equivalence test where the
+        unit is worse, else the smallest of the pairs' times their number (equivalent to some
+        baseline, Bonferroni); NaN where no pair has a margin."""
+        if self.direction == "worse":
+            return float(self.reference.p_equivalence)
+        ps = [c.p_equivalence for c in self.pairs if np.isfinite(c.p_equivalence)]
+        return float(min(1.0, min(ps) * len(self.pairs))) if ps else float("nan")
+
+    @property
+    def flip_distance(self) -> float:
+        """The smallest :attr:`Paired.flip_distance` of the pairs that decide the unit (the
+        reference where it is worse, every pair otherwise); NaN when none has one."""
+        pairs = (self.reference,) if self.direction == "worse" else self.pairs
+        ds = [c.flip_distance for c in pairs if np.isfinite(c.flip_distance)]
+        return float(min(ds)) if ds else float("nan")
+
+    @property
+    def borderline(self) -> bool:
+        """Whether the unit lies within :data:`BORDERLINE` half-widths of changing its outcome."""
+        return bool(self.flip_distance < BORDERLINE)
+
 
 @dataclass(frozen=True)
 class Judgement:
-    """A claim judged: its units, which survived Holm, each unit's outcome and the verdict.
+    """A claim judged: its units, which survived each test's Holm, each unit's outcome and the verdict.
 
-    ``outcomes[i]`` is ``"better"``, ``"worse"`` or ``"tie"`` (not significant after Holm) for
-    ``units[i]``. ``detectable`` is the largest of the comparisons' smallest detectable
-    differences: a true difference of that size in *any* comparison would most likely have
-    been seen, so ``"no evidence"`` reads "no difference larger than this".
+    ``significant[i]``: the test of no difference rejected for ``units[i]`` after Holm;
+    ``equivalent[i]``: the equivalence test did. ``outcomes[i]`` is one of :data:`OUTCOMES`.
+    ``detectable`` is the largest of the comparisons' smallest detectable differences: a true
+    difference of that size in *any* comparison would most likely have been seen.
     """
 
     units: tuple[Unit, ...]
@@ -261,6 +359,7 @@ class Judgement:
     outcomes: tuple[str, ...]
     verdict: str
     detectable: float
+    equivalent: tuple[bool, ...] = ()
 
     @property
     def comparisons(self) -> tuple[Paired, ...]:
@@ -272,14 +371,39 @@ class Judgement:
         """Runs that diverged, over all comparisons (candidate and baseline)."""
         return sum(c.diverged_candidate + c.diverged_baseline + 2 * c.diverged_both for c in self.comparisons)
 
+    @property
+    def borderline(self) -> tuple[bool, ...]:
+        """Per unit, whether it is within :data:`BORDERLINE` half-widths of changing its outcome."""
+        return tuple(u.borderline for u in self.units)
+
+    @property
+    def flip_distance(self) -> float:
+        """The smallest flip distance of the claim's units (NaN when none has one)."""
+        ds = [u.flip_distance for u in self.units if np.isfinite(u.flip_distance)]
+        return float(min(ds)) if ds else float("nan")
+
     def counts(self) -> dict[str, int]:
-        """How many units came out ``better``, ``worse`` and ``tie``."""
-        return {k: self.outcomes.count(k) for k in ("better", "worse", "tie")}
+        """How many units came out with each of :data:`OUTCOMES`."""
+        return {k: self.outcomes.count(k) for k in OUTCOMES}
+
+
+def outcome(direction: str, significant: bool, equivalent: bool) -> str:
+    """A unit's outcome from its direction and its two tests after Holm: equivalent wins (a
+    significant difference smaller than the margin is *no practical difference*), then a
+    significant difference names its side, else *inconclusive*."""
+    if equivalent:
+        return "no practical difference"
+    if significant and direction in ("better", "worse"):
+        return direction
+    return "inconclusive"
 
 
 def word(outcomes) -> str:
     """The verdict word (:data:`VERDICTS`) of a claim whose units came out ``outcomes``."""
     outcomes = tuple(outcomes)
+    unknown = set(outcomes) - set(OUTCOMES)
+    if unknown:
+        raise ValueError(f"outcomes must be among {OUTCOMES}; got {sorted(unknown)}")
     better, worse = outcomes.count("better"), outcomes.count("worse")
     if outcomes and better == len(outcomes):
         return "reproduced"
@@ -289,12 +413,14 @@ def word(outcomes) -> str:
         return "partly"
     if worse:
         return "contradicted"
-    return "no evidence"
+    if outcomes and outcomes.count("no practical difference") == len(outcomes):
+        return "no practical difference"
+    return "inconclusive"
 
 
 def judge_units(units, level: float = 0.95) -> Judgement:
-    """Holm–Bonferroni across ``units`` (each a :class:`Unit`, or a list of :class:`Paired` with the
-    reference first) and the verdict word of their outcomes."""
+    """Both tests across ``units`` (each a :class:`Unit`, or a list of :class:`Paired` with the
+    reference first), each with its own Holm–Bonferroni, and the verdict word of their outcomes."""
     units = [u if isinstance(u, Unit) else Unit(tuple(u)) for u in units]
     if not units:
         raise ValueError("a claim needs at least one unit; got an empty list")
@@ -302,10 +428,11 @@ def judge_units(units, level: float = 0.95) -> Judgement:
         if not u.pairs or not all(isinstance(c, Paired) for c in u.pairs):
             raise ValueError(f"units[{i}] must be a non-empty list of Paired comparisons (reference first)")
     sig = holm([u.p_value for u in units], level)
-    outcomes = tuple(u.direction if s else "tie" for u, s in zip(units, sig))
+    equiv = holm([u.p_equivalence for u in units], level)
+    outcomes = tuple(outcome(u.direction, bool(s), bool(e)) for u, s, e in zip(units, sig, equiv))
     finite = [c.detectable for u in units for c in u.pairs if np.isfinite(c.detectable)]
     return Judgement(tuple(units), tuple(bool(s) for s in sig), outcomes, word(outcomes),
-                     float(max(finite)) if finite else float("nan"))
+                     float(max(finite)) if finite else float("nan"), tuple(bool(e) for e in equiv))
 
 
 def judge(comparisons: list[Paired], level: float = 0.95) -> Judgement:
@@ -316,9 +443,10 @@ def judge(comparisons: list[Paired], level: float = 0.95) -> Judgement:
     return judge_units([[c] for c in comparisons], level)
 
 
-def compare_all(comparisons, higher_is_better: bool = True, level: float = 0.95, labels=None) -> list[Paired]:
+def compare_all(comparisons, higher_is_better: bool = True, level: float = 0.95, labels=None,
+                margin: float | None = None) -> list[Paired]:
     """:func:`paired` for each ``(candidate, baseline)`` pair of one claim (Bonferroni-sized
-    detectable differences)."""
+    detectable differences; every pair tested for equivalence against ``margin``)."""
     comparisons = list(comparisons)
     if not comparisons:
         raise ValueError("comparisons must be a non-empty list of (candidate, baseline) pairs")
@@ -329,29 +457,33 @@ def compare_all(comparisons, higher_is_better: bool = True, level: float = 0.95,
             cand, base = pair
         except (TypeError, ValueError):
             raise ValueError(f"comparison {i} must be a (candidate, baseline) pair of per-seed arrays") from None
-        out.append(paired(cand, base, higher_is_better, level=level, label=label, n_comparisons=len(comparisons)))
+        out.append(paired(cand, base, higher_is_better, level=level, label=label, n_comparisons=len(comparisons),
+                          margin=margin))
     return out
 
 
-def verdict(comparisons, higher_is_better: bool = True, level: float = 0.95) -> str:
+def verdict(comparisons, higher_is_better: bool = True, level: float = 0.95, margin: float | None = None) -> str:
     """The verdict on one claim from its ``(candidate, baseline)`` per-seed pairs.
 
     Paired by seed, Student-t, Holm–Bonferroni across the pairs at family-wise level
-    ``1 − level``. Returns one of :data:`VERDICTS`. Raises ``ValueError`` for an empty list,
-    pairs of unequal length, or fewer than 2 seeds.
+    ``1 − level``, for the test of no difference and for the equivalence test against
+    ``margin`` (``None``: no equivalence test, so nothing is *no practical difference*).
+    Returns one of :data:`VERDICTS`. Raises ``ValueError`` for an empty list, pairs of unequal
+    length, fewer than 2 seeds, or a margin that is not positive.
     """
-    return judge(compare_all(comparisons, higher_is_better, level), level).verdict
+    return judge(compare_all(comparisons, higher_is_better, level, margin=margin), level).verdict
 
 
-def verdict_all(units, higher_is_better: bool = True, level: float = 0.95) -> str:
+def verdict_all(units, higher_is_better: bool = True, level: float = 0.95, margin: float | None = None) -> str:
     """The verdict on a claim that the candidate beats *every* baseline ("beats all").
 
     ``units``: one entry per unit (one problem × metric × number of steps), each a list of
     ``(candidate, baseline)`` per-seed pairs with the reference baseline (MAML) first. A unit
     is *better* only when the candidate is significantly better than every baseline of the unit
     (intersection–union: the unit's p-value is the largest of its pairs'), *worse* when it is
-    significantly worse than the reference, else a tie; Holm–Bonferroni runs across units and
-    the words are those of :func:`verdict`.
+    significantly worse than the reference, *no practical difference* when equivalent within
+    ``margin`` (see :class:`Unit`), else inconclusive; each test's Holm–Bonferroni runs across
+    units and the words are those of :func:`verdict`.
 
     Raises:
         ValueError: ``units`` is empty, a unit is empty or not a list of pairs, or a pair has
@@ -360,7 +492,7 @@ def verdict_all(units, higher_is_better: bool = True, level: float = 0.95) -> st
     Example::
 
         >>> base = np.array([0.70, 0.71, 0.69, 0.72, 0.70])
-        >>> verdict_all([[(base + 0.05, base), (base + 0.05, base + 0.01)]])
+        >>> verdict_all([[(base + 0.05, base), (base + 0.05, base + 0.01)]], margin=0.02)
         'reproduced'
     """
     units = list(units)
@@ -385,6 +517,7 @@ def verdict_all(units, higher_is_better: bool = True, level: float = 0.95) -> st
                 cand, base = pair
             except (TypeError, ValueError):
                 raise ValueError(f"units[{i}][{j}] must be a (candidate, baseline) pair of per-seed arrays") from None
-            pairs.append(paired(cand, base, higher_is_better, level=level, n_comparisons=len(checked)))
+            pairs.append(paired(cand, base, higher_is_better, level=level, n_comparisons=len(checked),
+                                margin=margin))
         judged.append(Unit(tuple(pairs)))
     return judge_units(judged, level).verdict
