@@ -1,5 +1,7 @@
 # make test: unit tests, every notebook in quick mode (nbval), quick book build with -W.
 # make book: the whole book at full scale into _build/html (chapters two at a time; make book BOOK_JOBS=1: one at a time).
+# make book CPU_PATH=avx2: the same build on another floating-point path of torch's CPU kernels (ATEN_CPU_CAPABILITY:
+#   default, avx2, avx512), which rounds as another machine would; its verdicts are recorded beside the native build's.
 # make publish: push _build/html to the gh-pages branch (ghp-import).
 # make verdicts: rewrite the README's verdict table from docs/verdicts/ (what full builds recorded).
 # Needs Python >= 3.11 with its venv module (Debian/Ubuntu: apt-get install python3-venv), make
@@ -24,6 +26,8 @@ SET_REPOSITORY = $(if $(NEW_REPOSITORY),$(BIN)/python tools/repository.py set "$
 NBVAL_IGNORE := --ignore-glob='*/_build/*' --ignore-glob='.venv/*'
 BOOK_JOBS ?=
 BUILD_JOBS = $(if $(BOOK_JOBS),--jobs $(BOOK_JOBS))
+CPU_PATH ?=
+CPU_ENV = $(if $(CPU_PATH),ATEN_CPU_CAPABILITY=$(CPU_PATH))
 
 .PHONY: test unit notebooks book-quick book check-site check-python screenshots publish repository bench clean verdicts
 
@@ -74,7 +78,7 @@ book-quick: $(STAMP)
 
 book: $(STAMP)
 	$(SET_REPOSITORY)
-	$(BIN)/python tools/build_book.py $(BUILD_JOBS)
+	$(CPU_ENV) $(BIN)/python tools/build_book.py $(BUILD_JOBS)
 	WORMHOLE_SITE=_build/html $(BIN)/python -m pytest -q $(SITE_TESTS)
 	$(BIN)/python tools/verdicts.py record _build/html   # docs/verdicts/: this build's verdicts, for the README
 

@@ -79,3 +79,34 @@ def test_a_page_without_results_is_refused(tmp_path):
     page.write_text("<html></html>")
     with pytest.raises(ValueError, match="results table"):
         verdicts.record(tmp_path / "s", ROOT, tmp_path / "records")
+
+
+def test_another_floating_point_path_is_recorded_beside_the_native_one(tmp_path):
+    site, rows = _site(tmp_path, "n", 0, False, 0.05)
+    native = verdicts.record(site, ROOT, tmp_path / "records")
+    page = site / verdicts.PAGE
+    page.write_text(page.read_text().replace("seed_offset: 0", "seed_offset: 0</li><li>cpu_path: avx2"))
+    other = verdicts.record(site, ROOT, tmp_path / "records")
+    assert native.name == "seed-offset-0.json" and other.name == "seed-offset-0-cpu-avx2.json"
+    assert json.loads(other.read_text())["cpu_path"] == "avx2"
+    borderline = json.loads(native.read_text())["claims"]["helps-threshold"]["borderline"]
+    assert borderline == rows["helps-threshold"].borderline
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{verdicts.START}\n{verdicts.END}\n")
+    verdicts.readme(readme, tmp_path / "records")
+    assert "seed offset 0, CPU path avx2 (`" in readme.read_text()
+
+
+def test_saved_metrics_are_judged_by_this_checkout_with_both_commits_named(tmp_path):
+    prov = {"quick": False, "seed_offset": 0, "cpu_path": "avx2", "fingerprint": "old"}
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    (metrics / "threshold-x.json").write_text(json.dumps({**_comparison(0.05), "provenance": prov}))
+    path = verdicts.judge(metrics, ROOT, tmp_path / "records", metrics_commit="abc1234")
+    data = json.loads(path.read_text())
+    assert path.name == "seed-offset-0-cpu-avx2.json" and data["metrics_commit"] == "abc1234"
+    assert data["claims"]["helps-threshold"]["final"] == "reproduced"
+    (metrics / "threshold-q.json").write_text(json.dumps({**_comparison(0.05), "name": "threshold-q",
+                                                          "provenance": {**prov, "quick": True}}))
+    with pytest.raises(ValueError, match="builds"):
+        verdicts.judge(metrics, ROOT, tmp_path / "records")

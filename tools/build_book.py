@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import repository  # noqa: E402
-from wormhole.book import seed_offset, source_fingerprint  # noqa: E402
+from wormhole.book import cpu_path, seed_offset, source_fingerprint  # noqa: E402
 
 
 def chapter_times(cache_dir: Path) -> list[tuple[str, float]]:
@@ -63,8 +63,9 @@ def chapter_times(cache_dir: Path) -> list[tuple[str, float]]:
 
 
 def fingerprint(quick: bool, root: Path = ROOT) -> str:
-    """What decides this build's numbers: sources, chapters, mode and seed offset."""
-    return f"{source_fingerprint(root)}-{'quick' if quick else 'full'}-seeds{seed_offset()}"
+    """What decides this build's numbers: sources, chapters, mode, seed offset and the CPU's
+    floating-point path (``ATEN_CPU_CAPABILITY``, :func:`wormhole.book.cpu_path`)."""
+    return f"{source_fingerprint(root)}-{'quick' if quick else 'full'}-seeds{seed_offset()}-cpu{cpu_path()}"
 
 
 def prepare(cache_dir: Path, metrics: Path, stamp: str) -> bool:

@@ -98,9 +98,17 @@ def source_fingerprint(root: str | os.PathLike, patterns=("wormhole/**/*.py", "n
     return digest.hexdigest()[:16]
 
 
+def cpu_path() -> str:
+    """The floating-point path of torch's CPU kernels: ``$ATEN_CPU_CAPABILITY`` where set (e.g.
+    ``"avx2"`` or ``"default"``: another rounding of the same computation, as on another
+    machine), else ``"native"`` (the best the processor offers, torch's own choice)."""
+    return os.environ.get("ATEN_CPU_CAPABILITY", "").strip().lower() or "native"
+
+
 def provenance() -> dict:
     """What a saved metrics file records about the run that wrote it."""
-    return {"quick": quick(), "seed_offset": seed_offset(), "fingerprint": os.environ.get("WORMHOLE_FINGERPRINT")}
+    return {"quick": quick(), "seed_offset": seed_offset(), "cpu_path": cpu_path(),
+            "fingerprint": os.environ.get("WORMHOLE_FINGERPRINT")}
 
 
 #: the chapters' running times of the last recorded builds, beside the notebooks' folder
