@@ -8,8 +8,10 @@ protocol by tools/chromium.py) with the network off, at a desktop window size, a
 * every figure has a non-zero rendered size, and none is shrunk to fit the column (figures are
   drawn at most the column's width with 9 pt text, so shrinking would make the text smaller);
 * no output block is wider than the content column (nothing needs a sideways scroll);
-* no output shows a Python warning, a traceback, a ``PosixPath(...)``, ``nan%``, ``nan ± nan``
-  or a progress bar, and no page carries saved widget state (dead sliders, frozen bars);
+* no output shows a Python warning, a traceback, a ``PosixPath(...)``, ``nan%``, ``± nan``, a
+  blown-up number (six or more digits before the decimal point) or a progress bar, no table
+  shows ``nan``, and no page carries saved widget state (dead sliders, frozen bars);
+* the results page's first screen (1280 × 900) shows its one line and its verdict table;
 * a chapter opens with its answer: an "In short" box before its first visible code cell;
 * visible code teaches: no visible cell glues a number into the prose or asserts an invariant
   (that plumbing runs in removed cells), and no code cell scrolls sideways;
@@ -46,6 +48,9 @@ JUNK = {
     "a PosixPath(...)": re.compile(r"\b(Posix|Windows)?Path\('"),
     "nan%": re.compile(r"\bnan ?%"),
     "nan ± nan": re.compile(r"\bnan ?± ?nan\b"),
+    "± nan": re.compile(r"± ?nan\b"),
+    "a blown-up number (six or more digits before the point; a diverged run reads 'diverged')":
+        re.compile(r"(?<![\w.])[-+]?\d{6,}\.\d"),
     "a progress bar": re.compile(r"\d+%\|[^|\n]*\| *\d+/\d+"),
 }
 
@@ -98,7 +103,13 @@ INSPECT = r"""(() => {
       (a.querySelector('.admonition-title') || {}).textContent || ''));
   const before = (a, b) => !!(a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING);
   const summary = {box: !!shortBox, before_code: !!shortBox && (!inputs.length || before(shortBox, inputs[0]))};
-  return {column: Math.round(right - left), raw, figures, overflow, outputs, code, summary,
+  // 6. tables' text, and where the results page's one line and verdict table sit in the first screen
+  const tables = [...article.querySelectorAll('table')].map(t => ({text: t.textContent, where: where(t)}));
+  const results = document.querySelector('table.wormhole-results');
+  const oneLine = [...article.querySelectorAll('.cell_output')].find(o => /In one line:/.test(o.textContent));
+  const top = el => el ? el.getBoundingClientRect().top + window.scrollY : null;
+  const first_screen = {results_top: top(results), one_line_top: top(oneLine), height: window.innerHeight};
+  return {column: Math.round(right - left), raw, figures, overflow, outputs, code, summary, tables, first_screen,
           prose: [...article.querySelectorAll('p, li, h1, h2, h3, td, th')].filter(e => !e.closest('.cell_output, .cell_input'))
                    .map(e => e.textContent).join('\n'),
           math: article.querySelectorAll('.math').length, typeset: document.querySelectorAll('mjx-container').length,
@@ -181,6 +192,22 @@ def test_no_junk_in_outputs(seen, page):
     found = [f"{name} ({o['where']}): ...{o['text'][max(0, m.start() - 50):m.end() + 30].strip()!r}..."
              for o in seen["outputs"] for name, pattern in JUNK.items() for m in [pattern.search(o["text"])] if m]
     assert not found, f"{page}: outputs a reader should not see:{_listed(found)}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_table_shows_nan(seen, page):
+    found = [f"{t['where']}: ...{t['text'][max(0, m.start() - 40):m.end() + 20].strip()!r}..."
+             for t in seen["tables"] for m in [re.search(r"\bnan\b", t["text"], re.I)] if m]
+    assert not found, f"{page}: a table shows nan (a diverged value reads 'diverged', a missing one n/a):" + _listed(found)
+
+
+@pytest.mark.parametrize("page", ["notebooks/09_results"])
+def test_the_results_page_opens_with_its_answer(seen, page):
+    where = seen["first_screen"]
+    assert where["one_line_top"] is not None, "the results page has no 'In one line:' output"
+    assert where["results_top"] is not None, "the results page has no verdict table"
+    # the one line and the start of the table both within the first screen (1280 × 900)
+    assert where["one_line_top"] < where["height"] and where["results_top"] < where["height"] - 100, where
 
 
 @pytest.mark.parametrize("page", PAGES)

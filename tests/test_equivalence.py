@@ -198,3 +198,33 @@ def test_a_relative_margin_scales_with_the_baseline_and_ignores_diverged_seeds()
     assert np.isnan(margin_for("loss", [np.nan, np.inf]))
     with pytest.raises(ValueError, match="metric"):
         margin_for("speed", [1.0])
+
+
+# ---------------------------------------------------------------- how a number is shown
+def test_a_diverged_value_is_never_shown_as_digits_or_nan():
+    from wormhole import display
+    from wormhole.stats import fmt, signed_fmt
+
+    blown = [0.41, 1.08e19, 0.39, np.inf, 0.40]
+    assert display.over_seeds(blown) == "diverged on 2 of 5 seeds (median of the others 0.400)"
+    assert display.over_seeds([0.41, 0.39, 0.40]).startswith("0.400 ± ")
+    for text in (fmt(1.08e19, 2.4e19), signed_fmt(-2514756.3, 4165677.0), display.mean_pm(3e6, 1.0),
+                 display.number(-2.7e22)):
+        assert text == "diverged", text
+    assert fmt(-0.0205, np.nan) == "-0.021" and "nan" not in signed_fmt(0.01, np.nan)
+    assert np.isnan(display.hide_diverged([1.0, 1e7, np.inf])[1:]).all()
+
+
+def test_a_comparison_table_names_its_diverged_seeds():
+    import torch
+
+    import wormhole as wh
+
+    tasks = wh.tasks.Threshold(shots=3, queries=3)
+    learners = {"MAML": wh.MAML(wh.models.MLP(1, (4,), 1), loss="bce", inner_lr=0.4)}
+    comparison = wh.experiments.compare("t", learners, tasks, tasks, seeds=[0, 1], iterations=2, meta_batch=2,
+                                        n_eval=4, steps=(0, 1), progress=False, device="cpu")
+    comparison.methods["MAML"].evaluations[0].loss[...] = 1e19   # one seed blows up at every step count
+    text = comparison.table(steps=(0, 1))._repr_html_()
+    assert "diverged on 1 of 2 seeds" in text and "e+19" not in text and "nan" not in text.lower()
+    assert torch.is_tensor(comparison.methods["MAML"].evaluations[1].loss) is False

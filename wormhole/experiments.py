@@ -174,18 +174,18 @@ class Comparison:
         :class:`wormhole.display.Table`: an HTML table narrow enough for the book's column when it
         is a cell's last expression (or passed to ``display``), plain text when printed. Accuracy
         is left out for regression; a number that does not apply reads ``n/a``."""
-        from .display import AGREEMENT_SHORT, mean_pm, table
+        from .display import AGREEMENT_SHORT, over_seeds, table
 
         has_acc = all(np.isfinite(m.per_seed(steps[0], "accuracy")).all() for m in self.methods.values())
         head = ["method"] + [f"loss@{s}" for s in steps] + ([f"acc@{s}" for s in steps] if has_acc else [])
         head += [AGREEMENT_SHORT, "ms/iter"]
         rows = []
         for name, m in self.methods.items():
-            row = [name] + [mean_pm(*mean_ci(m.per_seed(s)), reason="diverged") for s in steps]
+            row = [name] + [over_seeds(m.per_seed(s)) for s in steps]
             if has_acc:
-                row += [mean_pm(*mean_ci(m.per_seed(s, "accuracy"))) for s in steps]
+                row += [over_seeds(m.per_seed(s, "accuracy")) for s in steps]
             ms = 1000 * m.seconds_per_iteration()
-            row += [mean_pm(*mean_ci(m.final_logged("conflict")), signed=True),
+            row += [over_seeds(m.final_logged("conflict"), signed=True),
                     f"{np.median(ms):.1f}" if ms.size else "n/a"]
             rows.append(row)
         note = ("loss/acc@k: on the evaluation tasks after k inner steps, mean ± 95% CI over "

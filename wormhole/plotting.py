@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from .display import hide_diverged
 from .stats import mean_ci
 
 #: the book's text column, in inches at the 100 dpi of inline figures (688 CSS pixels)
@@ -40,6 +41,7 @@ def _styled(draw):
 
 
 def _band(ax, x, m, h, label):
+    m, h = hide_diverged(m), hide_diverged(h)   # a blown-up seed must not set the axis
     line, = ax.plot(x, m, label=label)
     if np.isfinite(h).all():
         ax.fill_between(x, m - h, m + h, color=line.get_color(), alpha=0.2)
@@ -80,7 +82,7 @@ def inner_steps(comparison):
     for name, m in comparison.methods.items():
         for ax, metric in zip(axes[0], ("loss", "accuracy")):
             vals = np.array([m.per_seed(s, metric) for s in steps])
-            mean, h = mean_ci(vals, axis=1)
+            mean, h = mean_ci(hide_diverged(vals), axis=1)
             ax.errorbar(steps, mean, yerr=h, marker="o", capsize=3, label=name)
     axes[0, 0].set(xlabel="inner steps", ylabel="query loss")
     if has_acc:

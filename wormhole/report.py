@@ -590,6 +590,8 @@ def forest_plot(rows: list[Claim]):
 
 
 def _forest(plt, panels, names, heights, width):
+    from .display import hide_diverged
+
     fig, axes = plt.subplots(len(panels), 1, figsize=(width, sum(heights) + 0.6), squeeze=False,
                              gridspec_kw={"height_ratios": heights})
     for ax, (metric, items) in zip(axes[:, 0], panels.items()):
@@ -599,7 +601,8 @@ def _forest(plt, panels, names, heights, width):
             if np.isfinite(r.margin):   # the practical margin: inside it, no difference matters
                 ax.fill_betweenx([i - 0.35, i + 0.35], -r.margin, r.margin, color="0.88", lw=0)
             colour = OUTCOME_COLOURS[outcome]
-            ax.errorbar(r.improvement, i, xerr=r.half_width, fmt="o", capsize=2, color=colour,
+            ax.errorbar(hide_diverged(r.improvement), i, xerr=hide_diverged(r.half_width), fmt="o", capsize=2,
+                        color=colour,
                         mfc=colour if outcome in ("better", "worse") else "white")
         ax.axvline(0, color="k", lw=0.8)
         ax.set_yticks(y, [f"{e.name}: {e.candidate} vs {e.baseline}" + (f" @{e.steps}" if e.metric in ("loss", "accuracy") else "")

@@ -97,17 +97,18 @@ def mean_ci(values, axis: int = 0, level: float = 0.95) -> tuple[np.ndarray, np.
 
 
 def fmt(mean: float, half: float, digits: int = 3) -> str:
-    """``"0.123 ± 0.004"`` (``"1.59e+20 ± 4.4e+20"`` for diverged, huge values)."""
-    if not (np.isfinite(mean) and np.isfinite(half)) or max(abs(mean), abs(half)) >= 1e4:
-        return f"{mean:.3g} ± {half:.2g}"
-    return f"{mean:.{digits}f} ± {half:.{digits}f}"
+    """``"0.123 ± 0.004"``; a diverged (huge) value reads ``"diverged"`` and a missing half-width
+    is left out (the book's one rule for showing numbers: :func:`wormhole.display.mean_pm`)."""
+    from .display import mean_pm
+
+    return mean_pm(mean, half, digits=digits)
 
 
 def signed_fmt(mean: float, half: float, digits: int = 3) -> str:
-    """``"+0.012 ± 0.004"``: a difference with its CI half-width."""
-    if not (np.isfinite(mean) and np.isfinite(half)) or max(abs(mean), abs(half)) >= 1e4:
-        return f"{mean:+.3g} ± {half:.2g}"
-    return f"{mean:+.{digits}f} ± {half:.{digits}f}"
+    """``"+0.012 ± 0.004"``: a difference with its CI half-width (:func:`fmt`'s rule)."""
+    from .display import mean_pm
+
+    return mean_pm(mean, half, digits=digits, signed=True)
 
 
 @dataclass(frozen=True)
