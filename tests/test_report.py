@@ -68,14 +68,17 @@ def test_html_table_is_a_table_with_every_claim():
     assert "|---" not in table and "reproduced" in table
 
 
-def test_forest_plot_has_one_panel_per_metric():
+def test_forest_plot_has_one_titled_panel_per_judged_claim():
     import matplotlib
     matplotlib.use("Agg")
     rows = report.claims({"threshold-a": _comparison("threshold-a")})
     fig = report.forest_plot(rows)
-    metrics = {("conflict" if e.metric.startswith("conflict") else e.metric) for r in rows if r.judgement
-               for e in r.evidence}
-    assert len(fig.axes) == len(metrics) == 3   # conflict, loss, accuracy never share an axis
+    judged = [r for r in rows if r.judgement]
+    assert len(fig.axes) == len(judged)
+    for ax, r in zip(fig.axes, judged):
+        assert ax.get_title(loc="left").startswith(f"{r.key}: {r.verdict}")
+        labels = [t.get_text() for t in ax.get_yticklabels()]
+        assert len(labels) == len(set(labels)), "a comparison appears once per panel"
 
 
 def test_a_planted_metrics_file_cannot_reach_the_results_page(tmp_path):

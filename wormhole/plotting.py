@@ -249,3 +249,39 @@ def conflict_strength(comparisons: dict, steps: int = 1):
     axes[0].legend(fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def overlapping_text(fig, pad: float = 1.0) -> list[tuple[str, str]]:
+    """Pairs of visible, non-empty texts of ``fig`` (titles, labels, tick labels, legend entries,
+    annotations) whose drawn boxes overlap by more than ``pad`` pixels each way: text that a
+    reader cannot read. Empty for a clean figure; the book's tests run it on its figures."""
+    import matplotlib.text
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ticks, texts = set(), []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            low, high = sorted(axis.get_view_interval())
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                for label in (tick.label1, tick.label2):
+                    ticks.add(id(label))
+                    # matplotlib keeps labels for ticks outside the view; only the drawn ones count
+                    if low - 1e-9 * abs(high - low) <= tick.get_loc() <= high + 1e-9 * abs(high - low):
+                        texts.append(label)
+    texts += [t for t in fig.findobj(matplotlib.text.Text) if id(t) not in ticks]
+    boxes = []
+    for t in texts:
+        if t.get_visible() and t.get_text().strip():
+            try:
+                boxes.append((t.get_text().strip(), t.get_window_extent(renderer)))
+            except RuntimeError:   # a text with no renderer position
+                continue
+    found = []
+    for i, (a, box_a) in enumerate(boxes):
+        for b, box_b in boxes[i + 1:]:
+            dx = min(box_a.x1, box_b.x1) - max(box_a.x0, box_b.x0)
+            dy = min(box_a.y1, box_b.y1) - max(box_a.y0, box_b.y0)
+            if dx > pad and dy > pad:
+                found.append((a, b))
+    return found

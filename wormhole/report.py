@@ -566,52 +566,66 @@ OUTCOME_COLOURS = {"better": "C2", "worse": "C3", "no practical difference": "C0
 
 
 def forest_plot(rows: list[Claim]):
-    """Exactly the comparisons of :func:`html_table`, one panel per metric: the improvement of
-    the candidate over the baseline (paired, mean and 95% CI; right of 0 is better), coloured by
-    its unit's outcome (filled where better or worse), over a grey band that spans the practical
-    margin ± m of its metric. ``None`` when no claim has a judgement."""
+    """Exactly the comparisons of :func:`html_table`, one panel per judged claim, titled with the
+    claim and its final word, on its own scale: the improvement of the candidate over the baseline
+    (paired, mean and 95% CI; right of 0 is better), coloured by its unit's outcome
+    (:data:`OUTCOME_COLOURS`; filled where better or worse), over a grey band that spans the
+    practical margin ± m of its metric. Diverged values are left out of the axes. ``None`` when
+    no claim has a judgement."""
     import matplotlib.pyplot as plt
 
-    panels: dict[str, list] = {}
-    for r in rows:
-        for unit, outcome in r.unit_outcomes():
-            for e in unit:
-                metric = e.metric.split("_")[0] if e.metric.startswith(("conflict", "added")) else e.metric
-                panels.setdefault(metric, []).append((e, outcome))
     from .plotting import COLUMN_INCHES, STYLE
 
-    names = {"loss": "loss reduction", "accuracy": "accuracy gain",
-             "conflict": "agreement gain (less conflict)", "added": "added directions"}
+    panels = []
+    for r in rows:
+        items, seen = [], set()
+        for unit, outcome in r.unit_outcomes():
+            for e in unit:
+                key = (e.name, e.candidate, e.baseline, e.metric, e.steps)
+                if key not in seen:   # one row per comparison, however many units share it
+                    seen.add(key)
+                    items.append((e, outcome))
+        if items:
+            panels.append((r, items))
     if not panels:
         return None   # nothing was judged: no figure
-    heights = [0.24 * len(v) + 0.9 for v in panels.values()]
+    heights = [0.26 * len(items) + 1.0 for _, items in panels]
     with plt.rc_context(STYLE):
-        return _forest(plt, panels, names, heights, COLUMN_INCHES)
+        return _forest(plt, panels, heights, COLUMN_INCHES)
 
 
-def _forest(plt, panels, names, heights, width):
+#: the x-axis of a forest panel, by the kind of metric it shows
+IMPROVEMENT_AXIS = {"loss": "query-loss reduction", "accuracy": "accuracy gain",
+                    "conflict": "gradient-agreement gain (less conflict)", "added": "added directions"}
+
+
+def _metric_kind(metric: str) -> str:
+    return metric.split("_")[0] if metric.startswith(("conflict", "added")) else metric
+
+
+def _forest(plt, panels, heights, width):
     from .display import hide_diverged
 
-    fig, axes = plt.subplots(len(panels), 1, figsize=(width, sum(heights) + 0.6), squeeze=False,
+    fig, axes = plt.subplots(len(panels), 1, figsize=(width, sum(heights) + 0.3), squeeze=False,
                              gridspec_kw={"height_ratios": heights})
-    for ax, (metric, items) in zip(axes[:, 0], panels.items()):
+    for ax, (claim, items) in zip(axes[:, 0], panels):
         y = np.arange(len(items))
+        kinds = list(dict.fromkeys(_metric_kind(e.metric) for e, _ in items))
         for i, (e, outcome) in enumerate(items):
             r = e.result
             if np.isfinite(r.margin):   # the practical margin: inside it, no difference matters
                 ax.fill_betweenx([i - 0.35, i + 0.35], -r.margin, r.margin, color="0.88", lw=0)
             colour = OUTCOME_COLOURS[outcome]
             ax.errorbar(hide_diverged(r.improvement), i, xerr=hide_diverged(r.half_width), fmt="o", capsize=2,
-                        color=colour,
-                        mfc=colour if outcome in ("better", "worse") else "white")
+                        color=colour, mfc=colour if outcome in ("better", "worse") else "white")
         ax.axvline(0, color="k", lw=0.8)
-        ax.set_yticks(y, [f"{e.name}: {e.candidate} vs {e.baseline}" + (f" @{e.steps}" if e.metric in ("loss", "accuracy") else "")
-                          for e, _ in items])
+        ax.set_yticks(y, [f"{e.name}: {e.candidate} vs {e.baseline}"
+                          + (f" ({metric_label(e.metric, e.steps)})" if len(kinds) > 1 else "") for e, _ in items])
         ax.invert_yaxis()
-        ax.set_xlabel(names.get(metric, metric))   # short: it centres under axes pushed right by long names
-    # short lines: the title centres on the axes, which long method names push to the right
-    axes[0, 0].set_title("paired improvement, mean ± 95% CI\n(pooled; grey: practical margin)")
-    fig.tight_layout()
+        ax.set_xlabel(" / ".join(IMPROVEMENT_AXIS.get(k, k) for k in kinds), labelpad=2)
+        ax.set_title(f"{claim.key}: {claim.verdict}" + (" (borderline)" if claim.borderline else ""),
+                     loc="left", fontsize=9.5)
+    fig.tight_layout(h_pad=0.6)
     return fig
 
 
