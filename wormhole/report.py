@@ -208,6 +208,12 @@ class Claim:
     set_judgements: tuple = ()
 
     @property
+    def title(self) -> str:
+        """The claim in a few words, for the first column of the results table (:data:`TITLES`;
+        the full statement folds out with the evidence)."""
+        return TITLES.get(self.key, self.claim)
+
+    @property
     def evidence(self) -> list[Evidence]:
         """Every comparison of every unit, in order."""
         return [e for unit in self.units for e in unit]
@@ -255,6 +261,17 @@ class Claim:
     def unit_outcomes(self) -> list[tuple[list[Evidence], str]]:
         """``(unit, outcome)`` for every judged unit."""
         return list(zip(self.units, self.judgement.outcomes)) if self.judgement else []
+
+
+#: a few words per claim of the results page (its full statement folds out with the evidence)
+TITLES = {"conflict-training": "eases conflicting gradients, during training",
+          "conflict-end": "eases conflicting gradients, at the end of training",
+          "dynamics": "improves training dynamics",
+          "expressivity": "raises expressivity",
+          "helps-threshold": "helps on the threshold problem",
+          "helps-wavelet": "helps on wavelet regression",
+          "helps-mnist": "helps on MNIST (MLP)",
+          "helps-mnist-carried-over": "helps on MNIST (ConvNet, settings carried over)"}
 
 
 def _as_units(candidates) -> list[list[Candidate]]:
@@ -540,10 +557,11 @@ def html_table(rows: list[Claim]) -> str:
                   f"{html.escape(e.baseline)}, {html.escape(metric_label(e.metric, e.steps))}: "
                   f"{_secondary_text(e)}" for e in r.secondary]
         lines += [html.escape(n) for n in r.notes]
+        lines.insert(0, f"<i>the claim in full</i>: {html.escape(r.claim)}")
         details = f"<details><summary>{html.escape(strongest(r))}</summary>{'<br>'.join(lines)}</details>"
         sets = "".join(f"<td>{html.escape(v)}</td>" for v in (r.set_verdicts or ("—", "—")))
         flip = f'<td data-borderline="{str(r.borderline).lower()}">{html.escape(flip_text(r.flip_distance))}</td>'
-        body.append(f'<tr><td data-claim="{html.escape(r.key)}">{html.escape(r.claim)}</td>'
+        body.append(f'<tr><td data-claim="{html.escape(r.key)}">{html.escape(r.title)}</td>'
                     f"<td><b>{html.escape(r.verdict)}</b></td>{sets}{flip}"
                     f"<td>{details}</td></tr>")
     return f'<table class="wormhole-results">\n<thead>{head}</thead>\n<tbody>\n' + "\n".join(body) + "\n</tbody></table>"
