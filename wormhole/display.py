@@ -129,7 +129,10 @@ class Table:
 
     def _repr_html_(self) -> str:
         def cells(row, tag):
-            return "".join(f'<{tag} style="{_CELL.format(align="left" if i == 0 else "right")}">'
+            # a header breaks between words only ("Wormhole", never "Wormhol e"); the body may
+            # break anywhere so that a long name never pushes the table past the column
+            extra = "; overflow-wrap: normal; word-break: normal" if tag == "th" else ""
+            return "".join(f'<{tag} style="{_CELL.format(align="left" if i == 0 else "right")}{extra}">'
                            f"{html.escape(str(c))}</{tag}>" for i, c in enumerate(row))
         out = [f'<table class="wormhole-table" style="{_STYLE}">']
         if self.title:
