@@ -20,10 +20,13 @@ __version__ = "0.1.0"
 
 #: modules that load on first use (``wh.plotting`` ...), so that ``import wormhole`` stays lean:
 #: the book's layer (figures, tables, the results page, the chapters' helpers) and the protocol built on it
-LAZY_MODULES = ("anchor", "book", "display", "experiments", "expressivity", "plotting", "report", "theory", "tuning")
+LAZY_MODULES = ("anchor", "book", "display", "experiments", "expressivity", "fight", "margins", "plotting", "report",
+                "theory", "tuning")
 
 
 def __getattr__(name):
+    if name == "fair_fight":   # the one-call fair fight (wormhole.fight), loaded on first use
+        return importlib.import_module(".fight", __name__).fair_fight
     if name in LAZY_MODULES:
         module = importlib.import_module(f".{name}", __name__)
         globals()[name] = module
@@ -32,9 +35,9 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(LAZY_MODULES))
+    return sorted(set(globals()) | set(LAZY_MODULES) | {"fair_fight"})
 
 __all__ = ["MAML", "Wormhole", "MetaLearner", "ANIL", "WormholeANIL", "MetaSGD", "WormholeMetaSGD", "AlphaMAML",
            "ESMAML", "TreeMAML", "DifMAML", "DifMAMLAgent", "LearnedScale", "LearnedStep", "distributed", "meta_train", "meta_train_seeds", "meta_train_sweep", "evaluate", "Evaluation",
            "History", "Run", "resolve_device", "anchor", "book", "checkpoints", "devices", "diagnostics", "experiments", "expressivity", "losses", "models",
-           "optim", "plotting", "report", "save", "load", "saving", "seeding", "stats", "tasks", "theory", "tuning", "display"]
+           "optim", "plotting", "report", "fight", "fair_fight", "margins", "save", "load", "saving", "seeding", "stats", "tasks", "theory", "tuning", "display"]

@@ -1,4 +1,4 @@
-"""``python -m wormhole run PROBLEM --method METHOD ...``: one experiment from the shell.
+"""``python -m wormhole run PROBLEM ...`` and ``python -m wormhole fight FAMILY --model MODEL``.
 
 ``run`` meta-trains one or both methods (MAML, Wormhole MAML, with the preset of
 :func:`wormhole.experiments.preset`) on one of the paper's problems for several seeds,
@@ -6,6 +6,13 @@ evaluates every run on the same held-out tasks (:func:`wormhole.experiments.comp
 writes ``metrics.json`` (:meth:`wormhole.experiments.Comparison.save`) and three figures,
 ``training_curves.png``, ``inner_steps.png`` and ``conflict.png``, to ``--out``; it prints the
 table of :meth:`wormhole.experiments.Comparison.table`.
+
+``fight`` asks whether the wormhole is worth it on a reader's own problem
+(:func:`wormhole.fight.fair_fight`): ``FAMILY`` and ``MODEL`` are importable names
+(``package.module:Name``; a class is called without arguments), ``--budget`` one of
+``tiny``, ``small``, ``book``. It prints a line per phase and the verdict, and writes
+``fight.json`` and ``forest.png`` to ``--out``. A bad name or argument exits with status 2 and a
+message naming it, before anything is written.
 """
 
 from __future__ import annotations
@@ -37,12 +44,75 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="auto", help="'auto' (CUDA if available), 'cpu' or 'cuda'")
     r.add_argument("--out", default="runs", help="output folder for metrics.json and figures (default runs/)")
     r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    f = sub.add_parser("fight", help="is the wormhole worth it on my problem? the book's fair fight and verdict",
+                       description="Example: python -m wormhole fight mytasks:Family --model mytasks:Net "
+                                   "--budget small --out runs/fight")
+    f.add_argument("family", help="the task family, package.module:Name (a TaskFamily subclass or instance)")
+    f.add_argument("--model", required=True, help="the model, package.module:Name (an nn.Module class or instance)")
+    f.add_argument("--budget", default="small", help="tiny, small or book (default small)")
+    f.add_argument("--inner-lr", type=float, default=None, help="centre of the α range (default 0.01)")
+    f.add_argument("--seed", type=int, default=0, help="every seed of the fight derives from it (default 0)")
+    f.add_argument("--device", default="auto", help="'auto' (CUDA if available), 'cpu' or 'cuda'")
+    f.add_argument("--out", default="runs/fight", help="output folder for fight.json and forest.png")
+    f.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     return p
+
+
+def load_object(spec: str, what: str):
+    """The object named ``package.module:Name`` (a class is called without arguments); ``ValueError``
+    naming ``what`` when it does not import."""
+    import importlib
+    import inspect
+
+    module, sep, name = spec.partition(":")
+    if not sep or not module or not name:
+        raise ValueError(f"{what} must be package.module:Name, got {spec!r}")
+    try:
+        obj = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"{what} {spec!r} does not import: {err}") from None
+    return obj() if inspect.isclass(obj) else obj
+
+
+def fight(args) -> int:
+    """``python -m wormhole fight``: validate everything, then run :func:`wormhole.fight.fair_fight`."""
+    import os
+    import time
+
+    from . import fight as one_call
+    from .tasks.base import TaskFamily
+
+    sys.path.insert(0, os.getcwd())   # a reader's own module in the folder they run from
+    try:
+        plan = one_call.resolve_budget(args.budget)
+        tasks = load_object(args.family, "family")
+        if not isinstance(tasks, TaskFamily):
+            raise ValueError(f"family {args.family!r} is not a wormhole.tasks.TaskFamily "
+                             f"(got {type(tasks).__name__})")
+        model = load_object(args.model, "model")
+        one_call.check_model(model, tasks, one_call.check_tasks(tasks))
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    start = time.time()
+
+    def announce(message: str) -> None:
+        print(f"[{time.time() - start:6.0f} s] {message}", flush=True)
+
+    announce(f"a fair fight on {type(tasks).__name__} with {type(model).__name__}, {plan.name} budget")
+    result = one_call.fair_fight(tasks, model, budget=plan, inner_lr=args.inner_lr, seed=args.seed, out=args.out,
+                                 device=args.device, progress=not args.no_progress, announce=announce)
+    announce("judged")
+    print(result)
+    print(f"wrote {args.out}/fight.json and {args.out}/forest.png")
+    return 0
 
 
 def main(argv=None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit status (0)."""
     args = build_parser().parse_args(argv)
+    if args.command == "fight":
+        return fight(args)
     from pathlib import Path
 
     from . import experiments, plotting

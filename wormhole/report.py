@@ -271,7 +271,8 @@ TITLES = {"conflict-training": "eases conflicting gradients, during training",
           "helps-threshold": "helps on the threshold problem",
           "helps-wavelet": "helps on wavelet regression",
           "helps-mnist": "helps on MNIST (MLP)",
-          "helps-mnist-carried-over": "helps on MNIST (ConvNet, settings carried over)"}
+          "helps-mnist-carried-over": "helps on MNIST (ConvNet, settings carried over)",
+          "helps": "the wormhole helps"}
 
 
 def _as_units(candidates) -> list[list[Candidate]]:

@@ -123,7 +123,7 @@ def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: Task
                validation_tasks: TaskFamily | None = None, meta_batch: int = 25, meta_lr: float = 1e-3,
                n_validation: int = 500, n_eval: int = 500, eval_seed: int = 1234, log_every: int = 50,
                progress: bool = True, device="auto", seed_chunk: int | None = None,
-               metric: str | None = None, widen=None, max_widen: int = 2) -> FairFight:
+               metric: str | None = None, widen=None, max_widen: int = 2, announce=None) -> FairFight:
     """The book's protocol for one problem, in order:
 
     1. :func:`tune` every method's grid with the same budget (``tune_iterations`` ×
@@ -151,7 +151,9 @@ def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: Task
     ``validation_tasks`` defaults to ``train_tasks.validation()`` (the same family, whose *stream*
     differs; an image family's validation split), seeded by the first seed of each tuning set; the
     selection and convergence score ``metric`` (default: :func:`wormhole.evaluation.judged_metric`
-    of the family's loss). The budget record is kept under ``comparison.config["convergence"]``."""
+    of the family's loss). The budget record is kept under ``comparison.config["convergence"]``.
+    ``announce``: a function of one string, called as each phase starts (e.g. ``print``)."""
+    say = announce or (lambda message: None)
     validation_tasks = train_tasks.validation() if validation_tasks is None else validation_tasks
     common = dict(meta_batch=meta_batch, meta_lr=meta_lr, n_validation=n_validation, log_every=log_every,
                   progress=progress, device=device)
@@ -162,12 +164,15 @@ def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: Task
         raise ValueError(f"tuning_seeds must be a list of seeds or a pair of lists (one per seed set); got "
                          f"{len(groups)} lists")
     tuning_options = dict(seed_chunk=seed_chunk, metric=metric, **{k: v for k, v in common.items() if k != "log_every"})
+    say(f"tuning: {sum(len(g) for g in grids.values())} configurations × {tune_iterations} iterations × "
+        f"{len(groups)} seed set(s)")
     tunings = tune_sets(grids, train_tasks, validation_tasks, tune_iterations, groups, **tuning_options)
     for _ in range(_checks.count("max_widen", max_widen, minimum=0) if widen is not None else 0):
         edges = sorted({t[name].at_edge.get("inner_lr") for t in tunings for name in t.methods} - {None})
         if not edges:
             break
         for direction in edges:
+            say(f"widening: a selected α sits at the {direction} value tried")
             alphas = sorted({learner.inner_lr for m in tunings[0].methods.values() for learner in m.grid})
             more = tune_sets(widen(direction, alphas), train_tasks, validation_tasks, tune_iterations, groups,
                              **tuning_options)
@@ -175,6 +180,7 @@ def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: Task
     sets = seed_sets(seeds)[:len(tunings)]
     start = max(converge_start, tune_iterations)
     cap = max(converge_cap, converge_start, tune_iterations)
+    say(f"converging: every selected method trains until its validation curve is flat ({start} to {cap} iterations)")
     with tempfile.TemporaryDirectory() as tmp:
         methods, resume = {}, []
         for i, (tuning, part) in enumerate(zip(tunings, sets)):
@@ -186,6 +192,7 @@ def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: Task
                                                 keep=kept[label], **own)
             resume.append({label: (part, path) for label, path in kept.items()} if seed_chunk is None else None)
         budget = Budget(max(c.iterations for c in methods.values()), methods)
+        say(f"training: the selected settings for {budget.iterations} iterations on {len(list(seeds))} fresh seeds")
         comparison = compare_sets(name, tunings, train_tasks, eval_tasks, seeds, iterations=budget.iterations,
                                   defaults=defaults, n_eval=n_eval, eval_seed=eval_seed, log_every=log_every,
                                   progress=progress, device=device, seed_chunk=seed_chunk, resume=resume)
