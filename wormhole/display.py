@@ -8,11 +8,11 @@ cut off at its right edge (tests/test_browser.py checks every page). Chapters th
   :meth:`wormhole.experiments.Comparison.table`;
 * long text (verdict lists, per-seed dumps) with :func:`folded`: a collapsed ``<details>`` block
   whose one-line summary is always visible and whose lines wrap when opened;
-* numbers through :func:`number` / :func:`mean_pm` / :func:`over_seeds`, which write ``n/a
-  (reason)`` where a number does not apply (no accuracy for a regression task, no flipped tasks
-  in a control family) instead of ``nan``, and ``diverged`` (``diverged on k of n seeds``) where
-  a run blew up, instead of its digits (:data:`DIVERGED_ABOVE`); figures draw values through
-  :func:`hide_diverged`. This is the book's one rule for how a number is shown.
+* numbers through :func:`number` / :func:`mean_pm` / :func:`over_seeds`, which follow the book's
+  one rule for showing a number (:mod:`wormhole.numbers`): ``n/a (reason)`` where a number does
+  not apply (no accuracy for a regression task, no flipped tasks in a control family) instead
+  of ``nan``, and ``diverged`` (``diverged on k of n seeds``) where a run blew up, never its
+  digits; figures draw values through :func:`hide_diverged`.
 
 The name and direction of the conflict measure, the same in every table and figure, are
 :data:`AGREEMENT` (long) and :data:`AGREEMENT_SHORT` (a column header).
@@ -21,11 +21,12 @@ The name and direction of the conflict measure, the same in every table and figu
 from __future__ import annotations
 
 import html
-import math
 import textwrap
 from typing import Iterable, Sequence
 
 import numpy as np
+
+from .numbers import DIVERGED_ABOVE, _finite, hide_diverged, is_diverged, mean_pm, number  # noqa: F401 (re-exported)
 
 #: the conflict measure: mean pairwise cosine of the tasks' meta-gradients (logged as ``"conflict"``)
 AGREEMENT = "gradient agreement (mean cosine of task meta-gradients; higher = less conflict, < 0 = conflict)"
@@ -39,44 +40,6 @@ _STYLE = ("font-size: 0.85em; border-collapse: collapse; max-width: 100%; table-
           "overflow-wrap: anywhere; margin: 0.3em 0")
 _CELL = "padding: 0.15em 0.5em; border-bottom: 1px solid #ddd; text-align: {align}; vertical-align: top"
 _PRE = "white-space: pre-wrap; overflow-wrap: anywhere; font-size: 0.85em; margin: 0.3em 0 0 0"
-
-
-def _finite(value) -> bool:
-    try:
-        return math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
-
-
-#: a value at least this large (in absolute value) is shown as *diverged*, never as digits: the
-#: book's metrics (query losses of order one, accuracies, cosines, counts of directions) reach it
-#: only in a run that blew up. Only what is *shown* changes; the statistics see every value.
-DIVERGED_ABOVE = 1e5
-
-
-def is_diverged(values) -> np.ndarray:
-    """Elementwise: not finite, or at least :data:`DIVERGED_ABOVE` in absolute value."""
-    v = np.asarray(values, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        return ~np.isfinite(v) | (np.abs(np.nan_to_num(v, nan=0.0)) >= DIVERGED_ABOVE)
-
-
-def hide_diverged(values) -> np.ndarray:
-    """A float copy of ``values`` with every diverged entry (:func:`is_diverged`) set to NaN, so that
-    a figure's axes are set by the runs that did not diverge."""
-    v = np.array(values, dtype=np.float64)
-    v[is_diverged(v)] = np.nan
-    return v
-
-
-def number(value, digits: int = 3, reason: str = "", signed: bool = False) -> str:
-    """``value`` to ``digits`` decimals, or ``"n/a"`` (with ``reason`` in brackets) when it is
-    missing or not finite, ``"diverged"`` when it is huge (:data:`DIVERGED_ABOVE`)."""
-    if not _finite(value):
-        return f"n/a ({reason})" if reason else "n/a"
-    if abs(float(value)) >= DIVERGED_ABOVE:
-        return "diverged"
-    return f"{float(value):{'+' if signed else ''}.{digits}f}"
 
 
 def over_seeds(values, digits: int = 3, signed: bool = False) -> str:
@@ -100,19 +63,6 @@ def percent(value, reason: str = "", digits: int = 0) -> str:
     if not _finite(value):
         return f"n/a ({reason})" if reason else "n/a"
     return f"{100 * float(value):.{digits}f}%"
-
-
-def mean_pm(mean, half=None, digits: int = 3, reason: str = "", signed: bool = False) -> str:
-    """``"0.123 ± 0.004"``; ``"0.123"`` when the half-width is not finite or zero to ``digits``
-    decimals (one seed, or a quantity without spread); ``"n/a (reason)"`` when the mean is not."""
-    if not _finite(mean):
-        return f"n/a ({reason})" if reason else "n/a"
-    if abs(float(mean)) >= DIVERGED_ABOVE or (_finite(half) and abs(float(half)) >= DIVERGED_ABOVE):
-        return "diverged"   # a blown-up run's digits say nothing (:data:`DIVERGED_ABOVE`)
-    text = f"{float(mean):{'+' if signed else ''}.{digits}f}"
-    if half is not None and _finite(half) and round(float(half), digits) != 0:
-        text += f" ± {float(half):.{digits}f}"
-    return text
 
 
 class Table:

@@ -56,6 +56,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .numbers import mean_pm
+
+
 def _t_ppf(q, df):
     from scipy import stats   # scipy loads on first use, not with ``import wormhole``
     return stats.t.ppf(q, df)
@@ -98,16 +101,12 @@ def mean_ci(values, axis: int = 0, level: float = 0.95) -> tuple[np.ndarray, np.
 
 def fmt(mean: float, half: float, digits: int = 3) -> str:
     """``"0.123 ± 0.004"``; a diverged (huge) value reads ``"diverged"`` and a missing half-width
-    is left out (the book's one rule for showing numbers: :func:`wormhole.display.mean_pm`)."""
-    from .display import mean_pm
-
+    is left out (the book's one rule for showing numbers: :mod:`wormhole.numbers`)."""
     return mean_pm(mean, half, digits=digits)
 
 
 def signed_fmt(mean: float, half: float, digits: int = 3) -> str:
     """``"+0.012 ± 0.004"``: a difference with its CI half-width (:func:`fmt`'s rule)."""
-    from .display import mean_pm
-
     return mean_pm(mean, half, digits=digits, signed=True)
 
 
