@@ -62,3 +62,22 @@ def test_the_results_figure_has_no_overlapping_text():
     fig = report.forest_plot(report.claims(metrics))
     assert not overlapping_text(fig), overlapping_text(fig)
     plt.close(fig)
+
+
+def test_the_landscape_keeps_small_differences_visible_and_its_text_apart():
+    from wormhole.stats import paired
+    from wormhole.tuning.landscape import Landscape
+
+    rng = np.random.default_rng(1)
+    base = rng.normal(0.8, 0.02, 6)
+    gains = [[0.01, 0.012, -0.01, 0.005, 0.3], [0.008, -0.004, 0.011, 2e6, 0.0]]
+    results = [[paired(base + g + rng.normal(0, 0.002, 6), base) for g in row] for row in gains]
+    land = Landscape([0.4, 4.0], [0.0, 0.1, 0.5, 1.0, 2.0], 0.4, "accuracy", 1, "MAML", results,
+                     rng.uniform(0, 1, (2, 5, 6)))
+    fig = wh.plotting.wormhole_landscape(land)
+    image = fig.axes[0].images[0]
+    assert image.norm.vmax < 0.3   # the one large cell saturates; the +0.01 cells keep their colour
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert any(t.startswith("diverged") for t in texts) and not any("e+06" in t for t in texts)
+    assert not overlapping_text(fig), overlapping_text(fig)
+    plt.close(fig)

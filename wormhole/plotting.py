@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .display import hide_diverged
+from .numbers import hide_diverged, number
 from .stats import mean_ci
 
 #: the book's text column, in inches at the 100 dpi of inline figures (688 CSS pixels)
@@ -201,9 +201,13 @@ def wormhole_landscape(landscape, ax=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(COLUMN_INCHES, 4.6))
     imp = landscape.improvement
-    finite = imp[np.isfinite(imp)]
-    lim = float(np.max(np.abs(finite))) if finite.size else 1.0
-    im = ax.imshow(imp, cmap="RdBu", vmin=-lim, vmax=lim, origin="lower", aspect="auto")
+    shown = hide_diverged(imp)
+    finite = np.abs(shown[np.isfinite(shown)])
+    # the colour scale follows most cells, not the most extreme one: a few large cells saturate
+    # instead of washing every small but real difference out to white
+    lim = float(np.quantile(finite, 0.8)) if finite.size else 1.0
+    lim = lim if lim > 0 else (float(finite.max()) if finite.size and finite.max() > 0 else 1.0)
+    im = ax.imshow(shown, cmap="RdBu", vmin=-lim, vmax=lim, origin="lower", aspect="auto")
     ax.set_xticks(range(len(landscape.w0s)), [f"{w:g}" for w in landscape.w0s])
     ax.set_yticks(range(len(landscape.wormhole_lrs)),
                   [f"{a / landscape.inner_lr:.3g}α" for a in landscape.wormhole_lrs])
@@ -212,13 +216,15 @@ def wormhole_landscape(landscape, ax=None):
     for i in range(imp.shape[0]):
         for j in range(imp.shape[1]):
             flip = landscape.flip_fraction[i, j]
-            text = f"{imp[i, j]:+.3f}\nflips {flip:.0%}" if np.isfinite(flip) else f"{imp[i, j]:+.3f}\nflips n/a"
+            value = number(imp[i, j], signed=True, reason="no run")
+            text = f"{value}\nflips {flip:.0%}" if np.isfinite(flip) else f"{value}\nflips n/a"
             ax.text(j, i, text, ha="center", va="center", fontsize=9,
-                    color="white" if abs(imp[i, j]) > 0.6 * lim else "black")
+                    color="white" if np.isfinite(shown[i, j]) and abs(shown[i, j]) > 0.6 * lim else "black")
             if np.isfinite(half[i, j]) and abs(imp[i, j]) > half[i, j]:
                 ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2, color="k"))
     metric = "loss reduction" if landscape.metric == "loss" else f"{landscape.metric} gain"
-    ax.figure.colorbar(im, ax=ax, label=f"{metric}@{landscape.steps}\nover {landscape.baseline} (paired)")
+    bar = ax.figure.colorbar(im, ax=ax, extend="both")
+    bar.set_label(f"{metric}@{landscape.steps} over {landscape.baseline}", labelpad=6)
     ax.set_title(f"Wormhole vs {landscape.baseline} at α = {landscape.inner_lr:.3g}\noutlined: 95% CI excludes 0")
     ax.figure.tight_layout()
     return ax.figure
