@@ -165,6 +165,24 @@ def test_flip_distance_measures_half_widths_to_the_nearest_boundary():
     assert BORDERLINE > 0
 
 
+def test_a_unit_is_as_near_flipping_as_the_pairs_that_decide_it():
+    # equivalent to an ablation by far; against MAML its interval sits right at zero: the unit's
+    # "no practical difference" rests on the ablation, so it is not borderline
+    d = rng.normal(0, 1, 10)
+    d = (d - d.mean()) / d.std(ddof=1)
+    half = st.t.ppf(0.975, 9) / np.sqrt(10) * 0.004
+    wormhole = BASE + 0.004 * d + half
+    ablation = wormhole + rng.normal(0, 0.0005, 10)
+    j = judge_units([[paired(wormhole, BASE, margin=0.02), paired(wormhole, ablation, margin=0.02)]])
+    assert j.outcomes == ("no practical difference",)
+    assert j.units[0].pairs[0].flip_distance < 0.05 and j.unit_distances[0] > 5
+    assert j.borderline == (False,)
+    # while a unit that is better than every baseline is as near as its nearest pair
+    better = judge_units([[paired(shifted(0.1), BASE, margin=0.02), paired(shifted(0.1), BASE + 0.07, margin=0.02)]])
+    assert better.outcomes == ("better",)
+    assert better.unit_distances[0] == min(p.flip_distance for p in better.units[0].pairs)
+
+
 def test_the_results_page_marks_a_borderline_claim():
     def method(acc):
         return {"learner": {"loss": "bce", "steps": 1},

@@ -542,7 +542,7 @@ def html_table(rows: list[Claim]) -> str:
     body = []
     for r in rows:
         if r.judgement:
-            lines = [_unit_line(u, o, j.flip_distance) for (u, o), j in zip(r.unit_outcomes(), r.judgement.units)]
+            lines = [_unit_line(u, o, d) for (u, o), d in zip(r.unit_outcomes(), r.judgement.unit_distances)]
             lines.append(f"<i>{r.judgement.diverged} diverged run(s); pooled over both seed sets: "
                          f"{html.escape(r.pooled_verdict)}</i>")
             detect = detectable_by_metric(r)

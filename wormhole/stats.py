@@ -175,21 +175,39 @@ class Paired:
         return ", ".join(parts)
 
     @property
-    def flip_distance(self) -> float:
-        """How near the comparison is to changing its outcome, in half-widths of its 95% interval:
-        the smaller of ``| |diff| − half_width |`` (where the test of no difference changes its
-        answer) and ``| margin − |diff| − equivalence_half_width |`` (where the equivalence test
-        does), divided by ``half_width``. 0 when a diverged run decides the comparison (whether a
-        run diverges is itself chaotic), NaN when no interval could be computed."""
-        if self.decided_by_divergence:
-            return 0.0
+    def zero_distance(self) -> float:
+        """``| |diff| − half_width | / half_width``: how far, in half-widths of the 95% interval, the
+        test of no difference is from changing its answer (NaN without an interval)."""
         if not (np.isfinite(self.diff) and np.isfinite(self.half_width)) or self.half_width <= 0:
             return float("nan")
-        size = abs(self.diff)
-        distance = abs(size - self.half_width)
-        if np.isfinite(self.margin) and np.isfinite(self.equivalence_half_width):
-            distance = min(distance, abs(self.margin - size - self.equivalence_half_width))
-        return float(distance / self.half_width)
+        return float(abs(abs(self.diff) - self.half_width) / self.half_width)
+
+    @property
+    def margin_distance(self) -> float:
+        """``| margin − |diff| − equivalence_half_width | / half_width``: how far the equivalence
+        test is from changing its answer, in the same unit (NaN without a margin or an interval)."""
+        if not (np.isfinite(self.zero_distance) and np.isfinite(self.margin)
+                and np.isfinite(self.equivalence_half_width)):
+            return float("nan")
+        return float(abs(self.margin - abs(self.diff) - self.equivalence_half_width) / self.half_width)
+
+    @property
+    def inside_margin(self) -> bool:
+        """Whether the equivalence interval lies inside ``± margin`` (the equivalence test alone,
+        before any correction, says *equivalent*)."""
+        return bool(np.isfinite(self.margin_distance) and not self.decided_by_divergence
+                    and abs(self.diff) + self.equivalence_half_width < self.margin)
+
+    @property
+    def flip_distance(self) -> float:
+        """How near the comparison is to changing its outcome, in half-widths of its 95% interval:
+        the smaller of :attr:`zero_distance` and :attr:`margin_distance`. 0 when a diverged run
+        decides the comparison (whether a run diverges is itself chaotic), NaN when no interval
+        could be computed."""
+        if self.decided_by_divergence:
+            return 0.0
+        ds = [d for d in (self.zero_distance, self.margin_distance) if np.isfinite(d)]
+        return float(min(ds)) if ds else float("nan")
 
     def direction(self) -> str:
         """``"better"`` or ``"worse"``: the side of zero the candidate falls on (``"tie"`` at 0)."""
@@ -330,18 +348,23 @@ class Unit:
         ps = [c.p_equivalence for c in self.pairs if np.isfinite(c.p_equivalence)]
         return float(min(1.0, min(ps) * len(self.pairs))) if ps else float("nan")
 
-    @property
-    def flip_distance(self) -> float:
-        """The smallest :attr:`Paired.flip_distance` of the pairs that decide the unit (the
-        reference where it is worse, every pair otherwise); NaN when none has one."""
-        pairs = (self.reference,) if self.direction == "worse" else self.pairs
-        ds = [c.flip_distance for c in pairs if np.isfinite(c.flip_distance)]
-        return float(min(ds)) if ds else float("nan")
+    def flip_distance(self, outcome: str) -> float:
+        """How near the unit is to leaving ``outcome`` (its outcome after Holm), in half-widths of a
+        95% interval, from the pairs that decide it: the reference alone where it is *worse*;
+        where it is *no practical difference*, the equivalent pair farthest from losing its
+        equivalence (the unit keeps its outcome while one pair stays inside the margin); else the
+        nearest of every pair. NaN when no pair has an interval. The Holm correction moves the
+        boundaries a little further out; this distance is at the uncorrected level."""
+        def nearest(pairs):
+            ds = [c.flip_distance for c in pairs if np.isfinite(c.flip_distance)]
+            return float(min(ds)) if ds else float("nan")
 
-    @property
-    def borderline(self) -> bool:
-        """Whether the unit lies within :data:`BORDERLINE` half-widths of changing its outcome."""
-        return bool(self.flip_distance < BORDERLINE)
+        if outcome == "worse" or (outcome == "no practical difference" and self.direction == "worse"):
+            return nearest((self.reference,))
+        if outcome == "no practical difference":
+            inside = [c.margin_distance for c in self.pairs if c.inside_margin]
+            return float(max(inside)) if inside else nearest(self.pairs)
+        return nearest(self.pairs)
 
 
 @dataclass(frozen=True)
@@ -372,14 +395,19 @@ class Judgement:
         return sum(c.diverged_candidate + c.diverged_baseline + 2 * c.diverged_both for c in self.comparisons)
 
     @property
+    def unit_distances(self) -> tuple[float, ...]:
+        """Per unit, how near it is to leaving its outcome (:meth:`Unit.flip_distance`)."""
+        return tuple(u.flip_distance(o) for u, o in zip(self.units, self.outcomes))
+
+    @property
     def borderline(self) -> tuple[bool, ...]:
-        """Per unit, whether it is within :data:`BORDERLINE` half-widths of changing its outcome."""
-        return tuple(u.borderline for u in self.units)
+        """Per unit, whether it is within :data:`BORDERLINE` half-widths of leaving its outcome."""
+        return tuple(bool(d < BORDERLINE) for d in self.unit_distances)
 
     @property
     def flip_distance(self) -> float:
-        """The smallest flip distance of the claim's units (NaN when none has one)."""
-        ds = [u.flip_distance for u in self.units if np.isfinite(u.flip_distance)]
+        """The smallest distance of the claim's units (NaN when none has one)."""
+        ds = [d for d in self.unit_distances if np.isfinite(d)]
         return float(min(ds)) if ds else float("nan")
 
     def counts(self) -> dict[str, int]:
