@@ -110,3 +110,11 @@ def test_saved_metrics_are_judged_by_this_checkout_with_both_commits_named(tmp_p
                                                           "provenance": {**prov, "quick": True}}))
     with pytest.raises(ValueError, match="builds"):
         verdicts.judge(metrics, ROOT, tmp_path / "records")
+    (metrics / "threshold-q.json").unlink()
+    with pytest.raises(ValueError, match="not 'default'"):
+        verdicts.judge(metrics, ROOT, tmp_path / "records", cpu_path="default")
+    older = {k: v for k, v in prov.items() if k != "cpu_path"}
+    (metrics / "threshold-x.json").write_text(json.dumps({**_comparison(0.05), "provenance": older}))
+    with pytest.raises(ValueError, match="--cpu-path"):
+        verdicts.judge(metrics, ROOT, tmp_path / "records")
+    assert verdicts.judge(metrics, ROOT, tmp_path / "records", cpu_path="avx2").name == "seed-offset-0-cpu-avx2.json"

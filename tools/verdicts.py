@@ -89,9 +89,11 @@ def record(site: Path, repo: Path = ROOT, out: Path = RECORDS) -> Path:
     return _write({"commit": _commit(repo), **data}, out)
 
 
-def judge(metrics: Path, repo: Path = ROOT, out: Path = RECORDS, metrics_commit: str | None = None) -> Path:
+def judge(metrics: Path, repo: Path = ROOT, out: Path = RECORDS, metrics_commit: str | None = None,
+          cpu_path: str | None = None) -> Path:
     """Judge the saved metrics of one full build in ``metrics`` with this checkout's rules and
-    record the verdicts (:func:`record`'s format, plus ``metrics_commit``)."""
+    record the verdicts (:func:`record`'s format, plus ``metrics_commit``). ``cpu_path``: the
+    build's floating-point path where its metrics predate recording it (else it must agree)."""
     from wormhole import report
 
     loaded = report.load(metrics)
@@ -103,11 +105,17 @@ def judge(metrics: Path, repo: Path = ROOT, out: Path = RECORDS, metrics_commit:
     prov = json.loads(origins.pop())
     if prov.get("quick", True):
         raise ValueError(f"{metrics} was written by a quick build (WORMHOLE_QUICK=1): its verdicts are not the book's")
+    recorded = prov.get("cpu_path")
+    if recorded is None and cpu_path is None:
+        raise ValueError(f"{metrics} does not record its CPU path (metrics older than that field): pass --cpu-path")
+    if recorded is not None and cpu_path is not None and recorded != cpu_path:
+        raise ValueError(f"{metrics} was computed on CPU path {recorded!r}, not {cpu_path!r}")
+    cpu = recorded or cpu_path
     claims = {r.key: {"claim": r.claim, "final": r.verdict, "sets": list(r.set_verdicts), "borderline": r.borderline}
               for r in report.claims(loaded)}
     data = {"commit": _commit(repo), "metrics_commit": metrics_commit or "unrecorded",
             "seed_offset": int(prov.get("seed_offset", 0)), "quick": False,
-            "cpu_path": prov.get("cpu_path", "native"), "claims": claims}
+            "cpu_path": cpu, "claims": claims}
     return _write(data, out)
 
 
@@ -161,13 +169,14 @@ def main(argv=None) -> int:
     jud = sub.add_parser("judge", help="judge a build's saved metrics with this checkout's rules")
     jud.add_argument("metrics", type=Path)
     jud.add_argument("--metrics-commit", help="the commit that computed the metrics")
+    jud.add_argument("--cpu-path", help="the build's CPU path (ATEN_CPU_CAPABILITY), where its metrics predate it")
     sub.add_parser("readme", help="rewrite the README's verdict table")
     args = parser.parse_args(argv)
     try:
         if args.command == "record":
             print(record(args.site, args.repo))
         elif args.command == "judge":
-            print(judge(args.metrics, ROOT, RECORDS, args.metrics_commit))
+            print(judge(args.metrics, ROOT, RECORDS, args.metrics_commit, args.cpu_path))
         else:
             print("README.md " + ("updated" if readme() else "unchanged"))
     except ValueError as err:
