@@ -63,13 +63,13 @@ class Margin:
 #: one margin per kind of judged metric (the step count does not change it)
 MARGINS: dict[str, Margin] = {m.metric: m for m in (
     Margin("accuracy", 0.02, False,
-           "two percentage points: the 95% intervals that few-shot papers print for one model "
-           "(600 test tasks) are 1 to 2 points wide, so a smaller gain is invisible in their tables "
-           "and no reason to change method"),
+           "two percentage points: the ± that few-shot papers print for one model on 600 test tasks "
+           "is 1 to 2 points (MAML on miniImageNet: 48.70 ± 1.84%, 63.11 ± 0.92%), so a smaller gain "
+           "is invisible in their tables and no reason to change method"),
     Margin("loss", 0.10, True,
            "a tenth of the baseline's query loss: the published sinusoid errors of MAML and Meta-SGD "
-           "carry 95% intervals of 10 to 20% of their value, so a smaller change is within what "
-           "the literature reports as one number"),
+           "(Li et al. 2017) carry a ± of 16 to 20% of their value (MAML, 5 shots: 1.13 ± 0.18), so "
+           "a smaller change lies well within what the literature reports as one number"),
     Margin("conflict", 0.05, False,
            "a cosine of 0.05 between two tasks' meta-gradients is a turn of about 3 degrees at right "
            "angles; a smaller change leaves which task pairs conflict (negative cosine) almost "
