@@ -246,3 +246,28 @@ def test_a_comparison_table_names_its_diverged_seeds():
     text = comparison.table(steps=(0, 1))._repr_html_()
     assert "diverged on 1 of 2 seeds" in text and "e+19" not in text and "nan" not in text.lower()
     assert torch.is_tensor(comparison.methods["MAML"].evaluations[1].loss) is False
+
+
+def test_inside_the_margin_the_test_of_no_difference_does_not_make_a_unit_borderline():
+    d = rng.normal(0, 1, 10)
+    d = (d - d.mean()) / d.std(ddof=1)
+    half = st.t.ppf(0.975, 9) / np.sqrt(10) * 0.002
+    slightly_worse = BASE + 0.002 * d - half   # its 95% interval just touches zero, far inside ± 0.02
+    j = judge_units([[paired(slightly_worse, BASE, margin=0.02)]])
+    assert j.outcomes == ("no practical difference",) and j.units[0].direction == "worse"
+    assert j.units[0].pairs[0].zero_distance < 0.05 and j.borderline == (False,)
+
+
+@pytest.mark.parametrize("sets,final", [
+    (("partly", "partly"), "partly"),
+    (("reproduced", "partly"), "partly"),
+    (("partly", "inconclusive"), "inconclusive"),
+    (("no practical difference", "inconclusive"), "inconclusive"),
+    (("contradicted", "inconclusive"), "inconclusive"),
+    (("partly", "no practical difference"), report.SETS_DISAGREE),
+    (("reproduced", "contradicted"), report.SETS_DISAGREE),
+    (("mixed", "partly"), report.SETS_DISAGREE),
+    (("partly", report.TOO_FEW_SEEDS), report.TOO_FEW_SEEDS),
+])
+def test_the_final_word_is_what_both_seed_sets_support(sets, final):
+    assert report.final_word(sets) == final

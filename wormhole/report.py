@@ -105,6 +105,26 @@ TOO_FEW_SEEDS = "too few seeds"
 FINAL_WORDS = (*VERDICTS, SETS_DISAGREE, TOO_FEW_SEEDS)
 
 
+def final_word(set_words) -> str:
+    """The replication rule: a claim's final word is what *both* seed sets support.
+
+    The same word from both is that word; *reproduced* in one and *partly* in the other is
+    *partly* (some units better, none worse, in both); where one set cannot decide
+    (*inconclusive*) the claim is *inconclusive*, whatever the other says; two different decided
+    words are :data:`SETS_DISAGREE`. A set too small to judge makes it :data:`TOO_FEW_SEEDS`."""
+    words = tuple(set_words)
+    if TOO_FEW_SEEDS in words or not words:
+        return TOO_FEW_SEEDS
+    distinct = set(words)
+    if len(distinct) == 1:
+        return words[0]
+    if distinct == {"reproduced", "partly"}:
+        return "partly"
+    if "inconclusive" in distinct:
+        return "inconclusive"
+    return SETS_DISAGREE
+
+
 def restrict(comparison: dict, which: int) -> dict:
     """A saved comparison restricted to replication set ``which`` (0 or 1) of its seeds
     (:func:`wormhole.seeding.seed_sets`): every per-seed list keeps that set's entries."""
@@ -232,15 +252,11 @@ class Claim:
 
     @property
     def verdict(self) -> str:
-        """The claim's final word: the verdict of the two seed sets where they agree, else
-        :data:`SETS_DISAGREE` (``"no measurements"`` when nothing measured it, ``"too few seeds"``
-        when a set cannot be judged)."""
+        """The claim's final word from its two seed sets' verdicts (:func:`final_word`;
+        ``"no measurements"`` when nothing measured it)."""
         if not self.judgement:
             return "no measurements"
-        words = set(self.set_verdicts)
-        if TOO_FEW_SEEDS in words:
-            return TOO_FEW_SEEDS
-        return words.pop() if len(words) == 1 else SETS_DISAGREE
+        return final_word(self.set_verdicts)
 
     @property
     def flip_distance(self) -> float:
@@ -695,6 +711,9 @@ def describe(claim: Claim) -> str:
     if claim.verdict == SETS_DISAGREE:
         return (f"{claim.claim}: the **{SETS_DISAGREE}** (the two disjoint seed sets say {sets}; both pooled: "
                 f"{claim.pooled_verdict}).{mark}")
+    if len(set(claim.set_verdicts)) > 1:
+        return (f"{claim.claim}: **{claim.verdict}**, what both disjoint seed sets support (they say {sets}; "
+                f"both pooled: {claim.pooled_verdict}).{mark}")
     c = claim.judgement.counts()
     sizes = "; ".join(f"{v:.3g} in {k}" for k, v in detectable_by_metric(claim).items())
     tail = (f"; a true difference larger than about {sizes} would most likely have been detected"
@@ -716,6 +735,6 @@ def margins_table():
 
 __all__ = ["ABLATIONS", "CONFLICT_BASELINES", "SETTINGS", "Claim", "Evidence", "against_maml", "carried_over", "claims",
            "selection_metric", "strongest", "trained_steps", "CHAPTER_METRICS", "missing_chapters", "FINAL_WORDS",
-           "SETS_DISAGREE", "TOO_FEW_SEEDS", "margins_table", "flip_text", "restrict", "compare_saved", "describe", "fmt", "forest_plot", "html_table",
+           "SETS_DISAGREE", "TOO_FEW_SEEDS", "final_word", "margins_table", "flip_text", "restrict", "compare_saved", "describe", "fmt", "forest_plot", "html_table",
            "judge_claim", "learned", "learned_by", "load", "per_seed", "save_metrics", "selected_table", "setting_values", "tuned",
            "tuning_table"]

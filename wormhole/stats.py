@@ -352,18 +352,19 @@ class Unit:
         """How near the unit is to leaving ``outcome`` (its outcome after Holm), in half-widths of a
         95% interval, from the pairs that decide it: the reference alone where it is *worse*;
         where it is *no practical difference*, the equivalent pair farthest from losing its
-        equivalence (the unit keeps its outcome while one pair stays inside the margin); else the
-        nearest of every pair. NaN when no pair has an interval. The Holm correction moves the
+        equivalence (the unit keeps its outcome while one pair stays inside the margin, whatever
+        the test of no difference says); else the nearest of every pair. NaN when no pair has an interval. The Holm correction moves the
         boundaries a little further out; this distance is at the uncorrected level."""
         def nearest(pairs):
             ds = [c.flip_distance for c in pairs if np.isfinite(c.flip_distance)]
             return float(min(ds)) if ds else float("nan")
 
-        if outcome == "worse" or (outcome == "no practical difference" and self.direction == "worse"):
+        if outcome == "worse":
             return nearest((self.reference,))
-        if outcome == "no practical difference":
-            inside = [c.margin_distance for c in self.pairs if c.inside_margin]
-            return float(max(inside)) if inside else nearest(self.pairs)
+        if outcome == "no practical difference":   # only the margin matters: equivalence wins
+            pairs = (self.reference,) if self.direction == "worse" else self.pairs
+            inside = [c.margin_distance for c in pairs if c.inside_margin]
+            return float(max(inside)) if inside else nearest(pairs)
         return nearest(self.pairs)
 
 
