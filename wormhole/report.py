@@ -287,7 +287,6 @@ TITLES = {"conflict-training": "eases conflicting gradients, during training",
           "helps-threshold": "helps on the threshold problem",
           "helps-wavelet": "helps on wavelet regression",
           "helps-mnist": "helps on MNIST (MLP)",
-          "helps-mnist-carried-over": "helps on MNIST (ConvNet, settings carried over)",
           "helps": "the wormhole helps"}
 
 
@@ -451,8 +450,8 @@ def claims(metrics: dict[str, dict], keys=None) -> list[Claim]:
     problems (those saved with ``problem=`` threshold, wavelet or mnist) and of chapter 6
     (``problem="expressivity"``); only the claims named in ``keys`` when it is given.
 
-    Comparisons whose settings were carried over from another model are judged in claims of
-    their own (``helps-<problem>-carried-over``), never pooled with tuned ones."""
+    Comparisons whose settings were carried over from another model (not tuned on it, at a
+    budget not checked for convergence) are never judged: :func:`exploratory` lists them."""
     headline = [c for _, p in PROBLEMS for c in _headline(metrics, p)]
     rows = [
         judge_claim("conflict-training", "eases conflicting gradients (mean cosine of per-task meta-gradients in θ "
@@ -477,14 +476,29 @@ def claims(metrics: dict[str, dict], keys=None) -> list[Claim]:
                             "5-way MNIST accuracy)", cands, notes))
     for problem, key in PROBLEMS:
         rows.append(_helps(f"helps-{key}", problem, _headline(metrics, key), ""))
-        carried = [m for m in metrics.values() if m.get("config", {}).get("problem") == key and carried_over(m)
-                   and not m["config"].get("control")]
-        if carried:
-            model = carried[0]["config"]["carried_over_to"]
-            rows.append(_helps(f"helps-{key}-carried-over", problem,
-                               carried, f" with the {model} (settings selected on another model and carried over, "
-                                        "not tuned)"))
     return [r for r in rows if keys is None or r.key in keys]
+
+
+def exploratory(metrics: dict[str, dict]) -> list[str]:
+    """One line per saved comparison of a headline problem that the protocol does not let the
+    results page judge: settings carried over from another model (:func:`carried_over`), so not
+    tuned on this one and trained at a budget never checked for convergence. Each line gives the
+    Wormhole − MAML difference on the selection metric after the trained number of inner steps,
+    paired over all its seeds, and no verdict word."""
+    lines = []
+    for problem, key in PROBLEMS:
+        for c in [m for m in metrics.values() if m.get("config", {}).get("problem") == key and carried_over(m)
+                  and not m["config"].get("control")]:
+            if not {"MAML", "Wormhole"} <= set(c["methods"]):
+                continue
+            metric = selection_metric(c)
+            e = compare_saved(c, "MAML", "Wormhole", metric, steps=trained_steps(c, "Wormhole"))
+            note = e.result.divergence_note()
+            lines.append(f"{problem}, {c['config']['carried_over_to']} (settings carried over from another model, "
+                         f"{c['config'].get('iterations', '?')} meta-iterations, not checked for convergence): "
+                         f"Wormhole − MAML, {metric_label(e.metric, e.steps)}, {e.result.difference_text()} over "
+                         f"{e.result.n} seeds" + (f" ({note})" if note else "") + "; exploratory, not judged")
+    return lines
 
 
 def detectable_by_metric(claim: Claim) -> dict[str, float]:
@@ -735,6 +749,6 @@ def margins_table():
 
 __all__ = ["ABLATIONS", "CONFLICT_BASELINES", "SETTINGS", "Claim", "Evidence", "against_maml", "carried_over", "claims",
            "selection_metric", "strongest", "trained_steps", "CHAPTER_METRICS", "missing_chapters", "FINAL_WORDS",
-           "SETS_DISAGREE", "TOO_FEW_SEEDS", "final_word", "margins_table", "flip_text", "restrict", "compare_saved", "describe", "fmt", "forest_plot", "html_table",
+           "SETS_DISAGREE", "TOO_FEW_SEEDS", "final_word", "exploratory", "margins_table", "flip_text", "restrict", "compare_saved", "describe", "fmt", "forest_plot", "html_table",
            "judge_claim", "learned", "learned_by", "load", "per_seed", "save_metrics", "selected_table", "setting_values", "tuned",
            "tuning_table"]
