@@ -7,14 +7,14 @@ unit whose difference is inside the margin reads *no practical difference*, howe
 p-value. Each margin is chosen from what the metric means and from its scale, never from a
 build's numbers; the reason travels with the value and the results page prints both.
 
-==============================  =============  ===================================================
-metric                          margin         reason (short)
-==============================  =============  ===================================================
-``accuracy``                    0.02           two percentage points
-``loss``                        10% relative   a tenth of the baseline's own query loss
-``conflict``, ``…_training``    0.05           a cosine of 0.05 between per-task meta-gradients
-``added_directions``, ``…_ad…`` 0.5            half a function-space direction
-==============================  =============  ===================================================
+===================================  ============  ==============================================
+metric                               margin        reason (short)
+===================================  ============  ==============================================
+``accuracy``                         0.02          two percentage points
+``loss``                             10% of base   a tenth of the baseline's own query loss
+``conflict`` (and during training)   0.05          a cosine between per-task meta-gradients
+``added_directions`` (and adapted)   0.5           half a function-space direction
+===================================  ============  ==============================================
 
 Example::
 
