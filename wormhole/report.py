@@ -638,7 +638,8 @@ def forest_plot(rows: list[Claim]):
             panels.append((r, items))
     if not panels:
         return None   # nothing was judged: no figure
-    heights = [0.26 * len(items) + 1.0 for _, items in panels]
+    heights = [sum(0.22 + 0.15 * _forest_label(e, items).count("\n") for e, _ in items) + 1.0
+               for _, items in panels]
     with plt.rc_context(STYLE):
         return _forest(plt, panels, heights, COLUMN_INCHES)
 
@@ -652,7 +653,25 @@ def _metric_kind(metric: str) -> str:
     return metric.split("_")[0] if metric.startswith(("conflict", "added")) else metric
 
 
+#: a forest row's metric in a few characters, where a panel mixes metrics
+_SHORT_METRIC = {"added_directions": "directions", "added_directions_adapted": "directions, adapted",
+                 "conflict": "agreement, end", "conflict_during_training": "agreement"}
+
+
+def _forest_label(e: Evidence, items) -> str:
+    """A forest row's label, wrapped to two short lines: comparison, candidate vs baseline, and the
+    metric where the panel mixes several."""
+    import textwrap
+
+    metrics = {x.metric for x, _ in items}
+    steps = f"@{e.steps}" if e.metric in ("loss", "accuracy") else ""
+    suffix = f" ({_SHORT_METRIC.get(e.metric, e.metric)}{steps})" if len(metrics) > 1 else ""
+    return "\n".join(textwrap.wrap(f"{e.name}: {e.candidate} vs {e.baseline}{suffix}", 36)[:3])
+
+
 def _forest(plt, panels, heights, width):
+    from matplotlib.ticker import MaxNLocator
+
     from .display import hide_diverged
 
     fig, axes = plt.subplots(len(panels), 1, figsize=(width, sum(heights) + 0.3), squeeze=False,
@@ -668,8 +687,8 @@ def _forest(plt, panels, heights, width):
             ax.errorbar(hide_diverged(r.improvement), i, xerr=hide_diverged(r.half_width), fmt="o", capsize=2,
                         color=colour, mfc=colour if outcome in ("better", "worse") else "white")
         ax.axvline(0, color="k", lw=0.8)
-        ax.set_yticks(y, [f"{e.name}: {e.candidate} vs {e.baseline}"
-                          + (f" ({metric_label(e.metric, e.steps)})" if len(kinds) > 1 else "") for e, _ in items])
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5))   # tick labels that never touch
+        ax.set_yticks(y, [_forest_label(e, items) for e, _ in items], fontsize=8.5)
         ax.invert_yaxis()
         ax.set_xlabel(" / ".join(IMPROVEMENT_AXIS.get(k, k) for k in kinds), labelpad=2)
         ax.set_title(f"{claim.key}: {claim.verdict}" + (" (borderline)" if claim.borderline else ""),
