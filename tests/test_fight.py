@@ -74,7 +74,7 @@ def test_the_same_fight_from_the_shell(reader, tmp_path):
                            "--budget", "tiny", "--out", str(out), "--no-progress", "--device", "cpu"],
                           cwd=folder, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "tuning:" in done.stdout and "converging:" in done.stdout and "training:" in done.stdout
+    assert "searching on seeds" in done.stdout and "converging:" in done.stdout and "training:" in done.stdout
     assert "Does the wormhole help here?" in done.stdout
     assert json.loads((out / "fight.json").read_text())["verdict"] in FINAL_WORDS
 
@@ -129,6 +129,10 @@ def test_the_shell_refuses_bad_names_before_writing(reader, tmp_path, args, mess
 
 def test_the_named_budgets_grow_in_every_size():
     tiny, small, book = (BUDGETS[k] for k in ("tiny", "small", "book"))
-    for field in ("configurations", "tune_iterations", "converge_cap", "seeds_per_set"):
+    for field in ("configurations", "converge_cap", "seeds_per_set"):
         assert getattr(tiny, field) < getattr(small, field) < getattr(book, field)
+    assert tiny.rungs[-1] < small.rungs[-1] < book.rungs[-1]
+    for budget in (tiny, small, book):   # every budget is a valid halving: survivors train to the last rung
+        plan = budget.plan()
+        assert plan.rungs == tuple(budget.rungs) and plan.survivors(budget.configurations)[-1] >= 1
     assert isinstance(tiny, FightBudget)

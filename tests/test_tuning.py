@@ -9,6 +9,11 @@ from conftest import tiny_mlp
 from wormhole import tuning
 
 FAST = dict(meta_batch=4, meta_lr=1e-2, n_validation=16, log_every=5, progress=False, device="cpu")
+PLAN = {k: v for k, v in FAST.items() if k != "log_every"}
+
+
+def _plan(iterations, **options):
+    return tuning.SearchPlan.grid(iterations, **{**PLAN, **options})
 
 
 def test_log_grid_spans_the_decades_around_its_centre():
@@ -81,7 +86,7 @@ def _grids():
 def test_tune_scores_every_configuration_on_the_validation_stream_and_selects_the_best():
     tasks = wh.tasks.Threshold()
     for metric in ("loss", "accuracy"):
-        result = tuning.tune(_grids(), tasks, tasks, iterations=6, seeds=[5, 6], keep_runs=True, metric=metric,
+        result = tuning.tune(_grids(), tasks, tasks, 6, seeds=[5, 6], keep_runs=True, metric=metric,
                              **FAST)
         pick = np.argmax if metric == "accuracy" else np.argmin
         for name, m in result.methods.items():
@@ -110,15 +115,15 @@ def test_unequal_budgets_are_refused():
     grids = _grids()
     grids["MAML"] = grids["MAML"][:2]
     with pytest.raises(ValueError, match="same number"):
-        tuning.tune(grids, wh.tasks.Threshold(), wh.tasks.Threshold(), iterations=2, seeds=[0, 1], **FAST)
+        tuning.tune(grids, wh.tasks.Threshold(), wh.tasks.Threshold(), 2, seeds=[0, 1], **FAST)
     with pytest.raises(ValueError, match="seeds"):
-        tuning.tune(_grids(), wh.tasks.Threshold(), wh.tasks.Threshold(), iterations=2, seeds=[0], **FAST)
+        tuning.tune(_grids(), wh.tasks.Threshold(), wh.tasks.Threshold(), 2, seeds=[0], **FAST)
 
 
 def test_a_diverged_configuration_is_never_selected():
     grids = {"MAML": [wh.MAML(tiny_mlp(), loss="mse", inner_lr=a, steps=3) for a in (1e6, 0.01)]}
     tasks = wh.tasks.WaveletRegression()
-    result = tuning.tune(grids, tasks, tasks, iterations=3, seeds=[0, 1], **FAST)
+    result = tuning.tune(grids, tasks, tasks, 3, seeds=[0, 1], **FAST)
     assert result["MAML"].selected == 1 and result["MAML"].diverged[0].all()
     assert result.summary()["methods"]["MAML"]["grid"][0]["diverged"] is True
     assert "diverged" in result.table()
@@ -126,7 +131,7 @@ def test_a_diverged_configuration_is_never_selected():
 
 def test_compare_selected_retrains_with_fresh_seeds_on_the_evaluation_stream():
     tasks = wh.tasks.Threshold()
-    result = tuning.tune(_grids(), tasks, tasks, iterations=3, seeds=[50, 51], **FAST)
+    result = tuning.tune(_grids(), tasks, tasks, 3, seeds=[50, 51], **FAST)
     with pytest.raises(ValueError, match="fresh"):
         tuning.compare_selected("t", result, tasks, tasks, seeds=[0, 50], progress=False, device="cpu")
     c = tuning.compare_selected("t", result, tasks, tasks, seeds=[0, 1], n_eval=8, log_every=2, progress=False,
@@ -174,8 +179,8 @@ def test_carry_over_keeps_every_setting_and_swaps_the_model():
 
 def test_fair_fight_tunes_converges_and_compares_on_fresh_seeds():
     tasks = wh.tasks.Threshold()
-    fight = tuning.fair_fight("t", _grids(), tasks, tasks, tuning_seeds=[50, 51], seeds=[0, 1, 2], tune_iterations=4,
-                              converge_start=4, converge_cap=8, n_eval=8, **FAST)
+    fight = tuning.fair_fight("t", _grids(), tasks, tasks, plan=_plan(4), tuning_seeds=[50, 51], seeds=[0, 1, 2],
+                              converge_cap=8, n_eval=8, log_every=5)
     c = fight.comparison
     assert c.config["iterations"] == fight.convergence.iterations in (4, 8)
     assert c.config["seeds"] == [0, 1, 2] and c.config["tuned_methods"] == ["MAML", "Wormhole"]
@@ -235,8 +240,8 @@ def test_the_convergence_rule_tests_the_change_paired_by_seed():
 
 def test_a_repeated_selection_gives_each_seed_set_its_own_tuning_and_budget():
     tasks = wh.tasks.Threshold()
-    fight = tuning.fair_fight("t", _grids(), tasks, tasks, tuning_seeds=[[50, 51], [52, 53]], seeds=[0, 1, 2, 3],
-                              tune_iterations=4, converge_start=4, converge_cap=8, n_eval=8, **FAST)
+    fight = tuning.fair_fight("t", _grids(), tasks, tasks, plan=_plan(4), tuning_seeds=[[50, 51], [52, 53]],
+                              seeds=[0, 1, 2, 3], converge_cap=8, n_eval=8, log_every=5)
     assert [t.budget["seeds"] for t in fight.tunings] == [[50, 51], [52, 53]]
     assert [t.budget["validation_seed"] for t in fight.tunings] == [50, 52]    # each set's own validation tasks
     c = fight.comparison
@@ -257,7 +262,7 @@ def test_a_repeated_selection_gives_each_seed_set_its_own_tuning_and_budget():
                                        progress=False, device="cpu")
         for name in chosen:
             np.testing.assert_allclose(again[name].per_seed(1), c.subset(part)[name].per_seed(1), rtol=1e-5)
-    assert "selected separately for each seed set" in fight.summary()
+    assert "separately for each seed set" in fight.summary()
 
 
 def test_tune_sets_selects_each_set_on_its_own_runs_and_equals_tune():
@@ -274,8 +279,8 @@ def test_tune_sets_selects_each_set_on_its_own_runs_and_equals_tune():
     with pytest.raises(ValueError, match="at least 2"):
         tuning.tune_sets(_grids(), tasks, tasks, 4, [[50, 51], [52]])
     with pytest.raises(ValueError, match="pair of lists"):
-        tuning.fair_fight("t", _grids(), tasks, tasks, tuning_seeds=[[50, 51], [52, 53], [54, 55]], seeds=[0, 1],
-                          tune_iterations=4, converge_start=4, converge_cap=4)
+        tuning.fair_fight("t", _grids(), tasks, tasks, plan=_plan(4), tuning_seeds=[[50, 51], [52, 53], [54, 55]],
+                          seeds=[0, 1], converge_cap=4)
 
 
 def test_merge_and_subset_are_inverse():
@@ -318,32 +323,25 @@ def test_a_selection_at_the_edge_widens_every_methods_grid_equally():
     # α far too small to learn in a few iterations: the largest α of the range wins
     grids = tuning.standard_grids(tiny_mlp(), "bce", 1e-3, k=3, decades=0.5)
     widen = tuning.widening(tiny_mlp(), "bce", 1e-3, k=2)
-    fight = tuning.fair_fight("t", grids, tasks, tasks, tuning_seeds=[[50, 51], [52, 53]], seeds=[0, 1, 2, 3],
-                              tune_iterations=6, converge_start=6, converge_cap=6, n_eval=8, widen=widen,
-                              max_widen=1, **FAST)
-    edges = set()
-    for t in fight.tunings:
-        widened = t.budget["widened"]
-        assert "highest" in widened and len(widened) == len(set(widened))
-        edges |= set(widened)
-        n = 3 + 2 * len(widened)
-        assert {len(m.grid) for m in t.methods.values()} == {n} and t.budget["configurations"] == n
-        alphas = [l.inner_lr for l in t["MAML"].grid]
-        assert alphas[:3] == [l.inner_lr for l in grids["MAML"]]
-        for m in t.methods.values():   # every method got the same α values, and the rule's selection
-            assert [l.inner_lr for l in m.grid] == alphas
+    fight = tuning.fair_fight("t", grids, tasks, tasks, plan=_plan(6, max_widen=1), tuning_seeds=[[50, 51], [52, 53]],
+                              seeds=[0, 1, 2, 3], converge_cap=6, n_eval=8, widen=widen, log_every=5)
+    plain = tuning.fair_fight("t", grids, tasks, tasks, plan=_plan(6), tuning_seeds=[[50, 51], [52, 53]],
+                              seeds=[0, 1, 2, 3], converge_cap=6, n_eval=8, log_every=5)
+    for t, before in zip(fight.tunings, plain.tunings):
+        # the first edge of the first method that had one, widened once (max_widen=1)
+        setting, direction = next((k, d) for m in before.methods.values() for k, d in m.at_edge.items())
+        assert t.budget["widened"] == [f"{setting} past its {direction} value"]
+        assert {len(m.grid) for m in t.methods.values()} == {5} and t.budget["configurations"] == 5
+        for name, m in t.methods.items():   # the first three are the original grid; the rule's selection
+            assert [l.describe() for l in m.grid[:3]] == [l.describe() for l in grids[name]]
             assert m.selected == tuning._select(m.per_seed, m.diverged, higher=True)
-    # a decade past each edge that some method of some set selected: the same extension for both sets
-    for t in fight.tunings:
-        alphas = [l.inner_lr for l in t["MAML"].grid]
-        assert t.budget["widened"] == sorted(edges)
-        if "highest" in edges:
-            assert max(alphas) == pytest.approx(10 * max(alphas[:3]))
-        if "lowest" in edges:
-            assert min(alphas) == pytest.approx(min(alphas[:3]) / 10)
+        if setting == "inner_lr":           # every method: α a decade past the edge
+            edge = (max if direction == "highest" else min)(l.inner_lr for l in grids["MAML"])
+            for m in t.methods.values():
+                new = [l.inner_lr for l in m.grid[3:]]
+                assert (max(new) if direction == "highest" else min(new)) == pytest.approx(
+                    edge * (10 if direction == "highest" else 0.1))
     # without widening nothing changes
-    plain = tuning.fair_fight("t", grids, tasks, tasks, tuning_seeds=[50, 51], seeds=[0, 1, 2, 3], tune_iterations=6,
-                              converge_start=6, converge_cap=6, n_eval=8, **FAST)
     assert "widened" not in plain.tuning.budget and len(plain.tuning["MAML"].grid) == 3
 
 
@@ -363,10 +361,11 @@ def test_the_results_page_shows_each_sets_selection_and_any_widening():
     a, b = tuning.tune_sets(_grids(), tasks, tasks, 2, [[50, 51], [52, 53]],
                             **{k: v for k, v in FAST.items() if k != "log_every"})
     b = b.extended(tuning.tune(_grids(), tasks, tasks, 2, [52, 53], **{k: v for k, v in FAST.items()
-                                                                        if k != "log_every"}), "highest")
+                                                                        if k != "log_every"}),
+                   "wormhole_init past its highest value")
     record = {"name": "threshold-t", "methods": {}, "config": {
         "problem": "threshold", "tuned_methods": ["MAML", "Wormhole"], "seeds": [0, 1], "iterations": 2,
         "tuning": a.summary(), "tuning_sets": [a.summary(), b.summary()], "convergence": {}}}
     page = wh.report.tuning_table({"threshold-t": record})
     assert "seed set 1" in page and "seed set 2" in page
-    assert page.count("widened past its highest value") == 1
+    assert page.count("widened: w₀ past its highest value") == 1

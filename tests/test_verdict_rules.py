@@ -159,7 +159,7 @@ def test_selection_scores_the_judged_metric_of_the_family():
     assert wh.evaluation.judged_metric("bce") == wh.evaluation.judged_metric("ce") == "accuracy"
     assert wh.evaluation.judged_metric("mse") == "loss"
     grids = {"MAML": [wh.MAML(wh.models.MLP(1, (8,), 1), loss="bce", inner_lr=a) for a in (0.1, 0.4)]}
-    t = wh.tuning.tune(grids, wh.tasks.Threshold(), None, iterations=2, seeds=[11, 12], meta_batch=4,
+    t = wh.tuning.tune(grids, wh.tasks.Threshold(), None, 2, seeds=[11, 12], meta_batch=4,
                        n_validation=8, log_every=2, progress=False, device="cpu")
     assert t.budget["metric"] == "accuracy" and t.budget["validation_seed"] == 11
     assert t.summary()["methods"]["MAML"]["metric"] == "accuracy"
@@ -167,7 +167,7 @@ def test_selection_scores_the_judged_metric_of_the_family():
 
 def test_mnist_tuning_selects_on_the_validation_split():
     grids = {"MAML": [wh.MAML(wh.models.MLP(784, (8,), 1), loss="bce", inner_lr=a) for a in (0.1, 0.4)]}
-    t = wh.tuning.tune(grids, wh.tasks.MNISTPairs(shots=2, queries=3), None, iterations=2, seeds=[1, 2],
+    t = wh.tuning.tune(grids, wh.tasks.MNISTPairs(shots=2, queries=3), None, 2, seeds=[1, 2],
                        meta_batch=4, n_validation=8, log_every=2, progress=False, device="cpu")
     assert t.budget["validation_tasks"]["split"] == "validation"
 

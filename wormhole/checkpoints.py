@@ -38,9 +38,10 @@ def save(path: str, payload: dict) -> None:
     atomic_write(path, lambda tmp: torch.save({"version": VERSION, **payload}, tmp))
 
 
-def load(path: str, config: dict) -> dict:
+def load(path: str, config: dict | None) -> dict:
     """Read the checkpoint at ``path``; refuse it with ``ValueError`` if it is not one of ours or
-    if its ``config`` differs from ``config`` in any setting (each differing setting is named)."""
+    if its ``config`` differs from ``config`` in any setting (each differing setting is named;
+    ``None``: any config)."""
     try:
         payload = torch.load(path, map_location="cpu", weights_only=False)
         ok = isinstance(payload, dict) and payload.get("version") == VERSION
@@ -50,7 +51,7 @@ def load(path: str, config: dict) -> dict:
     if not ok or not FIELDS <= payload.keys():
         raise ValueError(f"checkpoint {path!r} is not a wormhole checkpoint of version {VERSION} (wrong version or "
                          "fields); delete it to start afresh")
-    diff = differences(payload["config"], config)
+    diff = {} if config is None else differences(payload["config"], config)
     if diff:
         listed = "; ".join(f"{k}: saved {a!r}, requested {b!r}" for k, (a, b) in diff.items())
         raise ValueError(f"checkpoint {path!r} was written by a different run; differing settings: {listed}")

@@ -7,9 +7,11 @@ run by hand (:func:`wormhole.tuning.fair_fight` underneath, not a copy of it):
    (*learned scale*, *learned step*), all of one size, over one shared range of the inner rate α
    a decade either side of ``inner_lr`` (:func:`wormhole.tuning.standard_grids`), widened past an
    edge where a selection lands on one (:func:`wormhole.tuning.widening`);
-2. the same tuning budget for every method, selection on a validation stream, repeated for
-   each of two disjoint seed sets; every selected method trained until its validation curve is
-   flat (up to a cap) and retrained on fresh seeds;
+2. the same search for every method (successive halving: every configuration trains a short
+   rung, the best quarter trains on, until the survivors have trained as long as the selected
+   settings will), selection on a validation stream, repeated for each of two disjoint seed
+   sets; every selected method trained until its validation curve is flat (up to a cap) and
+   retrained on fresh seeds;
 3. the book's verdict rule (:mod:`wormhole.stats`: paired tests, practical margins, Holm, two
    seed sets) on "the wormhole helps" (better than MAML *and* both ablations, on the metric the
    methods were selected on) and "it eases conflicting gradients" (gradient agreement during
@@ -48,30 +50,39 @@ from .tasks.base import TaskBatch, TaskFamily
 
 @dataclass(frozen=True)
 class FightBudget:
-    """The size of a fair fight: ``configurations`` per method, ``tune_iterations`` each on two
-    tuning seeds per seed set, a training budget grown from ``converge_start`` up to
+    """The size of a fair fight: ``configurations`` per method, searched by successive halving
+    at ``rungs`` iterations (the best ``keep`` of each rung trains on; :class:`wormhole.tuning.SearchPlan`)
+    on two tuning seeds per seed set, a training budget grown from the last rung up to
     ``converge_cap`` iterations until flat, ``seeds_per_set`` fresh seeds in each of two sets,
     ``meta_batch`` tasks per meta-iteration at outer rate ``meta_lr``, ``n_validation`` and
     ``n_eval`` tasks to select on and to judge on."""
 
     name: str
     configurations: int
-    tune_iterations: int
-    converge_start: int
+    rungs: tuple
     converge_cap: int
     seeds_per_set: int
+    keep: float = 0.25
     meta_batch: int = 25
     meta_lr: float = 3e-3
     n_validation: int = 300
     n_eval: int = 500
 
+    def plan(self, progress: bool = True, device="auto"):
+        """The search as a :class:`wormhole.tuning.SearchPlan`."""
+        from .tuning import SearchPlan
+
+        return SearchPlan(rungs=tuple(self.rungs), keep=self.keep, meta_batch=self.meta_batch, meta_lr=self.meta_lr,
+                          n_validation=self.n_validation, log_every=max(1, self.rungs[-1] // 10),
+                          progress=progress, device=device)
+
 
 #: the named budgets: ``"tiny"`` checks that everything runs (seconds; no verdict to trust),
 #: ``"small"`` a first answer in minutes on a laptop, ``"book"`` the chapters' own sizes
 BUDGETS = {b.name: b for b in (
-    FightBudget("tiny", 4, 8, 10, 20, 2, meta_batch=4, n_validation=16, n_eval=16),
-    FightBudget("small", 12, 100, 200, 800, 5, n_validation=200, n_eval=300),
-    FightBudget("book", 36, 200, 500, 2000, 10, n_validation=500, n_eval=1000),
+    FightBudget("tiny", 4, (4, 10), 20, 2, keep=0.5, meta_batch=4, n_validation=16, n_eval=16),
+    FightBudget("small", 12, (50, 200), 800, 5, n_validation=200, n_eval=300),
+    FightBudget("book", 24, (62, 250, 1000), 2000, 10, n_validation=500, n_eval=1000),
 )}
 
 
@@ -258,11 +269,9 @@ def fair_fight(tasks: TaskFamily, model: nn.Module, *, budget="small", inner_lr:
     k = plan.configurations
     grids = tuning.standard_grids(copy.deepcopy(model), tasks.loss, lr, k=k)
     result = tuning.fair_fight(
-        f"fight-{type(tasks).__name__}", grids, tasks, tasks, tuning_seeds=seeds["tuning_seeds"],
-        seeds=seeds["seeds"], tune_iterations=plan.tune_iterations, converge_start=plan.converge_start,
-        converge_cap=plan.converge_cap, meta_batch=plan.meta_batch, meta_lr=plan.meta_lr,
-        n_validation=plan.n_validation, n_eval=plan.n_eval, eval_seed=seeds["eval_seed"],
-        log_every=max(1, plan.tune_iterations // 10), progress=progress, device=device,
+        f"fight-{type(tasks).__name__}", grids, tasks, tasks, plan=plan.plan(progress, device),
+        tuning_seeds=seeds["tuning_seeds"], seeds=seeds["seeds"], converge_cap=plan.converge_cap,
+        n_eval=plan.n_eval, eval_seed=seeds["eval_seed"], log_every=max(1, plan.rungs[-1] // 10),
         widen=tuning.widening(copy.deepcopy(model), tasks.loss, lr, k=max(1, k // 3)), announce=announce)
     record = json.loads(json.dumps(result.comparison.summary(), default=str))
     fought = _judge(record, settings)

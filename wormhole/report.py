@@ -710,7 +710,10 @@ def tuning_table(metrics: dict[str, dict]) -> str:
                      f"not converged at the cap: {', '.join(moving) or 'MAML'}")
             per_method = "; ".join(f"{m} flat at {r['iterations']}" if r["converged"] else f"{m} still moving"
                                    for m, r in conv.get("methods", {}).items())
-            trained = (f"; the selected settings trained for {c['config']['iterations']} meta-iterations, the "
+            b = c["config"]["tuning"].get("budget", {})
+            searched = (f"; searched by successive halving, {' → '.join(map(str, b['survivors']))} configurations "
+                        f"per method at {' → '.join(map(str, b['rungs']))} iterations" if "rungs" in b else "")
+            trained = searched + (f"; the selected settings trained for {c['config']['iterations']} meta-iterations, the "
                        f"largest budget any method needed ({state}{': ' + per_method if per_method else ''}) "
                        f"on {len(c['config']['seeds'])} fresh seeds" if conv else "")
             moved = "; ".join(f"{name}: " + ", ".join(f"{q} {a:.3g} → {b:.3g}" for q, (a, b) in
@@ -720,15 +723,22 @@ def tuning_table(metrics: dict[str, dict]) -> str:
                      f"{html.escape(moved)}</p>" if moved else "")
             sets = c["config"].get("tuning_sets") or [c["config"]["tuning"]]
             def widened(t):
-                past = t.get("budget", {}).get("widened", [])
-                return (f" (α range widened past its {' and '.join(past)} value{'s' if len(past) > 1 else ''})"
-                        if past else "")
+                past = [_setting_words(w) for w in t.get("budget", {}).get("widened", [])]
+                return f" (widened: {'; '.join(past)})" if past else ""
 
             tables = "".join(selected_table(t, title=(f"seed set {i + 1}" if len(sets) > 1 else "") + widened(t))
                              ._repr_html_() for i, t in enumerate(sets))
             parts.append(f"<p><b>{html.escape(problem)}: {html.escape(c['name'])}</b>{html.escape(trained)}</p>"
                          + tables + moved)
     return "\n".join(parts) if parts else "<p>no tuned comparisons were saved</p>"
+
+
+def _setting_words(reason: str) -> str:
+    """A widening's reason with the setting's symbol: ``"inner_lr past its highest value"`` → ``"α past its
+    highest value"`` (a reason of older records, ``"highest"``, is about α)."""
+    key, _, rest = reason.partition(" ")
+    symbols = dict(SETTINGS)
+    return f"{symbols[key]} {rest}" if key in symbols and rest else f"α past its {reason} value"
 
 
 def describe(claim: Claim) -> str:

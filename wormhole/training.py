@@ -437,6 +437,43 @@ def meta_train_sweep(learners, tasks: TaskFamily, seeds, iterations: int, *, met
     return [runs[c * len(seeds):(c + 1) * len(seeds)] for c in range(len(learners))]
 
 
+def narrow_sweep(checkpoint: str, out: str, configurations, seeds) -> None:
+    """Write to ``out`` the checkpoint of the sweep saved at ``checkpoint`` narrowed to some of
+    its configurations (indices into its ``learners``) and seeds (indices into its ``seeds``):
+    :func:`meta_train_sweep` of those configurations and seeds with ``checkpoint=out`` then goes
+    on from where the wider sweep stopped (the same parameters, optimiser state, task streams and
+    histories; equal to the uninterrupted runs up to float rounding, since fewer copies are
+    vectorised together). How successive halving continues its survivors instead of restarting
+    them.
+
+    Raises:
+        ValueError: an index is out of range or repeated.
+    """
+    saved = checkpoints.load(checkpoint, None)
+    config = dict(saved["config"])
+    described = config.pop("learners", None) or [config.pop("learner")]
+    configurations, seeds = [int(c) for c in configurations], [int(s) for s in seeds]
+    for name, picked, n in (("configurations", configurations, len(described)),
+                            ("seeds", seeds, len(config["seeds"]))):
+        if not picked or len(set(picked)) != len(picked) or not all(0 <= i < n for i in picked):
+            raise ValueError(f"{name} must be distinct indices below {n}; got {picked!r}")
+    n_seeds = len(config["seeds"])
+    rows = torch.tensor([c * n_seeds + s for c in configurations for s in seeds])
+
+    def take(state):
+        if isinstance(state, dict):
+            return {k: take(v) for k, v in state.items()}
+        return state[rows] if isinstance(state, Tensor) and state.dim() > 0 else state
+
+    config["seeds"] = [config["seeds"][s] for s in seeds]
+    kept = [described[c] for c in configurations]
+    config.update({"learner": kept[0]} if len(kept) == 1 else {"learners": kept})
+    checkpoints.save(out, {"config": config, "iteration": saved["iteration"], "meta": take(saved["meta"]),
+                           "optimizer": take(saved["optimizer"]),
+                           "generators": [saved["generators"][s] for s in seeds],
+                           "histories": [saved["histories"][int(r)] for r in rows]})
+
+
 def _bars_disabled() -> bool:
     """Whether ``TQDM_DISABLE`` (tqdm's environment switch) asks for no progress bars."""
     return os.environ.get("TQDM_DISABLE", "").strip().lower() in ("1", "true", "yes", "on")

@@ -50,10 +50,11 @@ Example::
 from .convergence import FLAT_TAIL, Budget, Convergence, budgets, converged_budget, tail_change
 from .grids import METHODS, evenly, grid_table, log_grid, standard_grids, widening
 from .landscape import Landscape, landscape
-from .protocol import FairFight, carry_over, compare_selected, compare_sets, fair_fight
+from .plan import SearchPlan
+from .protocol import FairFight, carry_over, compare_selected, compare_sets, fair_fight, search
 from .selection import SELECTION_RULE, MethodTuning, Tuning, _select, tune, tune_sets, validation_scores  # noqa: F401
 
-__all__ = ["METHODS", "SELECTION_RULE", "FLAT_TAIL", "Budget", "Convergence", "FairFight", "Landscape", "MethodTuning",
+__all__ = ["METHODS", "SELECTION_RULE", "FLAT_TAIL", "Budget", "SearchPlan", "search", "Convergence", "FairFight", "Landscape", "MethodTuning",
            "Tuning", "budgets", "carry_over", "tail_change", "compare_selected", "compare_sets", "converged_budget",
            "evenly", "fair_fight", "grid_table", "landscape", "log_grid", "standard_grids", "tune", "tune_sets",
            "validation_scores", "widening"]

@@ -94,21 +94,65 @@ def _stride(n: int) -> int:
 
 
 def widening(model: nn.Module, loss, inner_lr: float, k: int, decades: float = 1.0, **grid_options):
-    """The rule for a selection at the edge of the α range, as a function for :func:`fair_fight`:
-    ``widen(direction, alphas)`` gives every method ``k`` more configurations whose α continue the
-    range one decade (``decades``) past its ``"lowest"`` or ``"highest"`` value, log-spaced at the
-    grid's own resolution or finer, built like :func:`standard_grids` (same ``model``, ``loss`` and
-    ``grid_options``) so that the budget stays equal."""
+    """The rule for a selection at the edge of a tuned range, as a function for
+    :func:`~wormhole.tuning.search`: ``widen(setting, direction, tuning)`` gives every method ``k``
+    more configurations (the same number for every method, so the budget stays equal) when a
+    method of ``tuning`` selected the ``"lowest"`` or ``"highest"`` value its grid tried of
+    ``setting`` (any numeric setting: α ``"inner_lr"``, α_w ``"wormhole_lr"``, w₀
+    ``"wormhole_init"``, ...):
+
+    * ``"inner_lr"``: every method's grid continues the α range one decade (``decades``) past that
+      edge, log-spaced, built like :func:`standard_grids` (same ``model``, ``loss`` and
+      ``grid_options``);
+    * any other setting: a method that has it tries its selected configuration with ``k`` values
+      continuing that setting's range one decade past the edge; a method without it gets ``k``
+      values of α around its own selected α, within one step of its grid (the same count, spent on
+      a setting it has).
+    """
     k = _checks.count("k", k)
     decades = _checks.positive("decades", decades)
 
-    def widen(direction: str, alphas) -> dict[str, list[MetaLearner]]:
-        edge = min(alphas) if direction == "lowest" else max(alphas)
+    def widen(setting: str, direction: str, tuning) -> dict[str, list[MetaLearner]]:
+        _checks.choice("direction", direction, ("lowest", "highest"))
         sign = -1 if direction == "lowest" else 1
-        new = [float(f"{edge * 10 ** (sign * decades * (i + 1) / k):.12g}") for i in range(k)]
-        return standard_grids(model, loss, inner_lr, k=k, alphas=sorted(new), **grid_options)
+        values = sorted({r[setting] for m in tuning.methods.values() for r in m.records if _numeric(r.get(setting))})
+        if not values:
+            raise ValueError(f"setting {setting!r} is not a numeric setting of any method in the tuning")
+        edge = values[0] if direction == "lowest" else values[-1]
+        past = [float(f"{edge * 10 ** (sign * decades * (i + 1) / k):.12g}") for i in range(k)]
+        if setting == "inner_lr":
+            return standard_grids(model, loss, inner_lr, k=k, alphas=sorted(past), **grid_options)
+        out = {}
+        for name, m in tuning.methods.items():
+            chosen = m.grid[m.selected]
+            if _numeric(m.selected_record.get(setting)) and setting not in getattr(type(chosen), "fixed_arguments", ()):
+                out[name] = [_variant(chosen, model, **{setting: v}) for v in past]
+            else:
+                out[name] = [_variant(chosen, model, inner_lr=a) for a in _around(chosen.inner_lr, m.records, k)]
+        return out
 
     return widen
+
+
+def _numeric(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _variant(learner: MetaLearner, model: nn.Module, **changes) -> MetaLearner:
+    """The same method and settings as ``learner`` but ``changes``, around a copy of ``model``."""
+    fixed = getattr(type(learner), "fixed_arguments", ())
+    args = {key: v for key, v in learner._arguments.items() if key != "model" and key not in fixed}
+    return type(learner)(copy.deepcopy(model), **{**args, **changes})
+
+
+def _around(alpha: float, records: list[dict], k: int) -> list[float]:
+    """``k`` values of α within one step of the grid's α (its median log-spacing) either side of
+    ``alpha``, never ``alpha`` itself: alternately above and below, nearest last."""
+    grid = sorted({r["inner_lr"] for r in records if _numeric(r.get("inner_lr"))})
+    step = float(np.median(np.diff(np.log10(grid)))) if len(grid) > 1 else 0.1
+    half = (k + 1) // 2
+    offsets = [(1 if i % 2 == 0 else -1) * step * (i // 2 + 1) / (half + 1) for i in range(k)]
+    return [float(f"{alpha * 10 ** o:.12g}") for o in offsets]
 
 
 def grid_table(grids: dict, title: str = ""):

@@ -15,7 +15,8 @@ from ..seeding import seed_sets
 from ..learners import MetaLearner
 from ..tasks.base import TaskFamily
 from .convergence import Budget, converged_budget
-from .selection import Tuning, tune_sets
+from .plan import SearchPlan
+from .selection import Tuning, tune
 
 
 def carry_over(learner: MetaLearner, model: nn.Module) -> MetaLearner:
@@ -93,12 +94,39 @@ def compare_sets(name: str, tunings: list[Tuning], train_tasks: TaskFamily, eval
     return comparison
 
 
+def search(grids: dict, train_tasks: TaskFamily, plan: SearchPlan, seeds, *, validation_tasks: TaskFamily | None = None,
+           widen=None, announce=None) -> Tuning:
+    """One set of tuning seeds' whole search: :func:`tune` with ``plan`` (successive halving), then,
+    while a method's selection sits at the lowest or highest value its grid tried of any numeric
+    setting (:attr:`MethodTuning.at_edge`) and ``widen`` is given (e.g. :func:`widening`), another
+    bracket of the same halving over ``widen(setting, direction, tuning)`` (the same number of new
+    configurations for every method) and the selection made again over every last-rung survivor;
+    at most ``plan.max_widen`` times. A selection still at an edge stays flagged in the record
+    (``budget["widened"]`` lists each widening). ``announce``: a function of one string."""
+    say = announce or (lambda message: None)
+    if not isinstance(plan, SearchPlan):
+        raise ValueError(f"plan must be a wormhole.tuning.SearchPlan; got {type(plan).__name__}")
+    seeds = [int(s) for s in seeds]
+    k = len(next(iter(grids.values())))
+    say(f"searching on seeds {seeds}: {' → '.join(map(str, plan.survivors(k)))} configurations per method "
+        f"at {' → '.join(map(str, plan.rungs))} iterations")
+    tuning = tune(grids, train_tasks, validation_tasks, plan, seeds)
+    for _ in range(plan.max_widen if widen is not None else 0):
+        edge = next(((key, where) for m in tuning.methods.values() for key, where in m.at_edge.items()), None)
+        if edge is None:
+            break
+        say(f"widening: a selected {edge[0]} sits at the {edge[1]} value tried")
+        more = tune(widen(*edge, tuning), train_tasks, validation_tasks, plan, seeds)
+        tuning = tuning.extended(more, f"{edge[0]} past its {edge[1]} value")
+    return tuning
+
+
 @dataclass
 class FairFight:
     """One problem's fair fight (:func:`fair_fight`): the tuning (``tunings``: one per replication
-    set when the selection is repeated, else one shared; ``tuning`` is the first), the budget every
-    selected method trained for (with each method's convergence, per set) and the comparison of
-    the selected settings (with the package defaults) on fresh seeds."""
+    set; ``tuning`` is the first), the budget every selected method trained for (with each
+    method's convergence, per set) and the comparison of the selected settings (with the package
+    defaults) on fresh seeds."""
 
     tuning: Tuning
     convergence: Budget
@@ -106,95 +134,86 @@ class FairFight:
     tunings: list = field(default_factory=list)
 
     def summary(self) -> str:
-        """Plain text: the iterations used and why."""
+        """Plain text: the search, the iterations used and why."""
         state = ("every method converged" if self.convergence.converged else
                  f"NOT converged at the cap: {', '.join(self.convergence.not_converged)}")
         b = self.tuning.budget
-        selection = ("one selection shared by both seed sets" if len(self.tunings) < 2 else
-                     f"selected separately for each seed set, on tuning seeds "
-                     f"{' and '.join(str(t.budget['seeds']) for t in self.tunings)}")
-        return (f"{self.comparison.name}: tuned with {b['configurations']} configurations × {b['iterations']} "
-                f"iterations × {len(b['seeds'])} seeds per method ({selection}); selected settings retrained for "
-                f"{self.convergence.iterations} iterations ({state}) on {len(self.comparison.config['seeds'])} fresh seeds")
+        survivors = " → ".join(map(str, b.get("survivors", [b["configurations"]])))
+        rungs = " → ".join(map(str, b.get("rungs", [b["iterations"]])))
+        sizes = sorted({t.budget["configurations"] for t in self.tunings or [self.tuning]})
+        longer = ("" if self.convergence.iterations == b["iterations"] else
+                  f"; the selected settings needed {self.convergence.iterations} iterations to converge, longer than "
+                  f"the last rung" if self.convergence.iterations > b["iterations"] else "")
+        return (f"{self.comparison.name}: searched by successive halving, {survivors} configurations per method at "
+                f"{rungs} iterations, on {len(b['seeds'])} tuning seeds per set, separately for each seed set "
+                f"({' and '.join(str(t.budget['seeds']) for t in self.tunings or [self.tuning])}; "
+                f"{' or '.join(map(str, sizes))} configurations per method after widening); selected settings "
+                f"retrained for {self.convergence.iterations} iterations ({state}{longer}) on "
+                f"{len(self.comparison.config['seeds'])} fresh seeds")
 
 
-def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: TaskFamily, *, tuning_seeds, seeds,
-               tune_iterations: int, converge_start: int, converge_cap: int, defaults: dict | None = None,
-               validation_tasks: TaskFamily | None = None, meta_batch: int = 25, meta_lr: float = 1e-3,
-               n_validation: int = 500, n_eval: int = 500, eval_seed: int = 1234, log_every: int = 50,
-               progress: bool = True, device="auto", seed_chunk: int | None = None,
-               metric: str | None = None, widen=None, max_widen: int = 2, announce=None) -> FairFight:
+def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: TaskFamily, *, plan: SearchPlan,
+               tuning_seeds, seeds, converge_cap: int, tunings: list | None = None, defaults: dict | None = None,
+               validation_tasks: TaskFamily | None = None, n_eval: int = 500, eval_seed: int = 1234,
+               log_every: int = 50, seed_chunk: int | None = None, widen=None, announce=None) -> FairFight:
     """The book's protocol for one problem, in order:
 
-    1. :func:`tune` every method's grid with the same budget (``tune_iterations`` ×
-       the tuning seeds) and select on the validation tasks. ``tuning_seeds`` is either a list of
-       seeds (one selection, shared by both replication sets) or a pair of disjoint lists (the
-       selection is **repeated**, :func:`tune_sets`: the first list selects for the first set of
-       fresh seeds, the second for the second, so that the two sets also replicate the selection);
-    2. :func:`converged_budget` for **every** selected method (from ``converge_start`` up to
-       ``converge_cap`` iterations, never fewer than ``tune_iterations``), on the validation tasks
-       and the fresh seeds of the replication set the selection is for
-       (:func:`wormhole.seeding.seed_sets`: with a shared selection, the first set; two tuning
-       seeds would give so wide a CI that any curve looks flat); every method of every set then
-       trains for the **largest** budget any of them needed (the cap where one never converged,
-       which the record says);
+    1. :func:`search` every method's grid with the same ``plan`` (successive halving, widened
+       past any edge with ``widen``), separately for each list of ``tuning_seeds`` (two disjoint
+       lists, one per replication set of :func:`wormhole.seeding.seed_sets`, so that the two sets
+       also replicate the selection; one list: one selection shared by both). ``tunings``: the
+       finished searches (one per list of ``tuning_seeds``), when a chapter ran them in cells of
+       their own;
+    2. :func:`converged_budget` for **every** selected method, on the validation tasks and the
+       fresh seeds of the set the selection is for, from the length the last rung's survivors
+       trained (``plan.iterations``) up to ``converge_cap``: every method of every set then trains
+       for the **largest** budget any of them needed (the cap where one never converged, which
+       the record says);
     3. :func:`compare_sets` on all the fresh ``seeds`` at that budget, the ``defaults``
        (``{label: learner}``) trained beside them. The runs of a convergence check go on from where
        it left them (the same runs, not trained twice) unless ``seed_chunk`` splits the seeds.
 
-    With ``widen`` (e.g. :func:`widening`), a selected α at the edge of its range in any method of
-    any set extends **every** method's grid past that edge (``widen(direction, alphas)`` gives the
-    new configurations, the same number for every method, so the budget stays equal) and the
-    selection is made again over the wider grid, at most ``max_widen`` times; the tuning's budget
-    records each ``"widened"`` direction, and a selection still at the edge stays flagged.
-
     ``validation_tasks`` defaults to ``train_tasks.validation()`` (the same family, whose *stream*
-    differs; an image family's validation split), seeded by the first seed of each tuning set; the
-    selection and convergence score ``metric`` (default: :func:`wormhole.evaluation.judged_metric`
-    of the family's loss). The budget record is kept under ``comparison.config["convergence"]``.
-    ``announce``: a function of one string, called as each phase starts (e.g. ``print``)."""
+    differs; an image family's validation split). The budget record is kept under
+    ``comparison.config["convergence"]``. ``announce``: a function of one string, called as each
+    phase starts (e.g. ``print``)."""
     say = announce or (lambda message: None)
+    if not isinstance(plan, SearchPlan):
+        raise ValueError(f"plan must be a wormhole.tuning.SearchPlan; got {type(plan).__name__}")
     validation_tasks = train_tasks.validation() if validation_tasks is None else validation_tasks
-    common = dict(meta_batch=meta_batch, meta_lr=meta_lr, n_validation=n_validation, log_every=log_every,
-                  progress=progress, device=device)
     tuning_seeds = list(tuning_seeds)
     repeated = bool(tuning_seeds) and all(isinstance(t, (list, tuple, range)) for t in tuning_seeds)
     groups = [list(t) for t in tuning_seeds] if repeated else [tuning_seeds]
     if repeated and len(groups) != 2:
         raise ValueError(f"tuning_seeds must be a list of seeds or a pair of lists (one per seed set); got "
                          f"{len(groups)} lists")
-    tuning_options = dict(seed_chunk=seed_chunk, metric=metric, **{k: v for k, v in common.items() if k != "log_every"})
-    say(f"tuning: {sum(len(g) for g in grids.values())} configurations × {tune_iterations} iterations × "
-        f"{len(groups)} seed set(s)")
-    tunings = tune_sets(grids, train_tasks, validation_tasks, tune_iterations, groups, **tuning_options)
-    for _ in range(_checks.count("max_widen", max_widen, minimum=0) if widen is not None else 0):
-        edges = sorted({t[name].at_edge.get("inner_lr") for t in tunings for name in t.methods} - {None})
-        if not edges:
-            break
-        for direction in edges:
-            say(f"widening: a selected α sits at the {direction} value tried")
-            alphas = sorted({learner.inner_lr for m in tunings[0].methods.values() for learner in m.grid})
-            more = tune_sets(widen(direction, alphas), train_tasks, validation_tasks, tune_iterations, groups,
-                             **tuning_options)
-            tunings = [t.extended(e, direction) for t, e in zip(tunings, more)]
+    if tunings is None:
+        tunings = [search(grids, train_tasks, plan, group, validation_tasks=validation_tasks, widen=widen,
+                          announce=say) for group in groups]
+    elif [t.budget["seeds"] for t in tunings] != [[int(s) for s in g] for g in groups]:
+        raise ValueError(f"tunings must hold one finished search per list of tuning_seeds {groups}; got searches on "
+                         f"{[t.budget['seeds'] for t in tunings]}")
     sets = seed_sets(seeds)[:len(tunings)]
-    start = max(converge_start, tune_iterations)
-    cap = max(converge_cap, converge_start, tune_iterations)
+    start = plan.iterations
+    cap = max(_checks.count("converge_cap", converge_cap), start)
+    training = dict(meta_batch=plan.meta_batch, meta_lr=plan.meta_lr, progress=plan.progress, device=plan.device)
     say(f"converging: every selected method trains until its validation curve is flat ({start} to {cap} iterations)")
     with tempfile.TemporaryDirectory() as tmp:
         methods, resume = {}, []
         for i, (tuning, part) in enumerate(zip(tunings, sets)):
             kept = {label: os.path.join(tmp, f"{i}-{j}.pt") for j, label in enumerate(tuning.methods)}
-            own = dict(common, validation_seed=tuning.budget["validation_seed"], metric=tuning.budget["metric"])
             for label, learner in tuning.selected().items():
                 key = label if len(tunings) == 1 else f"{label} (set {i + 1})"
                 methods[key] = converged_budget(learner, train_tasks, validation_tasks, part, start=start, cap=cap,
-                                                keep=kept[label], **own)
+                                                keep=kept[label], n_validation=plan.n_validation,
+                                                validation_seed=tuning.budget["validation_seed"],
+                                                metric=tuning.budget["metric"], log_every=log_every, **training)
             resume.append({label: (part, path) for label, path in kept.items()} if seed_chunk is None else None)
         budget = Budget(max(c.iterations for c in methods.values()), methods)
         say(f"training: the selected settings for {budget.iterations} iterations on {len(list(seeds))} fresh seeds")
         comparison = compare_sets(name, tunings, train_tasks, eval_tasks, seeds, iterations=budget.iterations,
                                   defaults=defaults, n_eval=n_eval, eval_seed=eval_seed, log_every=log_every,
-                                  progress=progress, device=device, seed_chunk=seed_chunk, resume=resume)
+                                  seed_chunk=seed_chunk, resume=resume, **training)
     comparison.config["convergence"] = budget.record()
-    return FairFight(tunings[0], budget, comparison, tunings)
+    comparison.config["search"] = plan.describe()
+    return FairFight(tunings[0], budget, comparison, list(tunings))

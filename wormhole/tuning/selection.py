@@ -4,6 +4,8 @@ and scored on the judged metric; one or several independent selections (one per 
 from __future__ import annotations
 
 import copy
+import os
+import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +17,8 @@ from ..report import SETTINGS, selected_table, short
 from ..stats import fmt, mean_ci
 from ..timing import phase
 from ..tasks.base import TaskFamily
-from ..training import check_sweep, meta_train_sweep
+from ..training import check_sweep, meta_train_sweep, narrow_sweep
+from .plan import SearchPlan
 
 
 @dataclass
@@ -26,6 +29,9 @@ class MethodTuning:
     (the worst value, +∞ for a loss and −∞ for an accuracy, where the run diverged).
     ``score``/``ci``: mean over seeds and its 95% CI half-width. ``selected``: the index of the
     chosen configuration. ``metric``: ``"loss"`` (lower is better) or ``"accuracy"``.
+    ``reached[j]``: the last rung (0-based) configuration ``j`` trained in under successive
+    halving (:class:`~wormhole.tuning.SearchPlan`); ``per_seed[j]`` is its score there. Only
+    configurations that reached the last rung can be selected. ``None``: one rung, all reached it.
     """
 
     name: str
@@ -34,6 +40,12 @@ class MethodTuning:
     diverged: np.ndarray
     selected: int
     metric: str = "loss"
+    reached: np.ndarray | None = None
+
+    @property
+    def rung(self) -> np.ndarray:
+        """The last rung (0-based) each configuration reached."""
+        return np.zeros(len(self.grid), dtype=int) if self.reached is None else np.asarray(self.reached)
 
     @property
     def records(self) -> list[dict]:
@@ -77,17 +89,27 @@ class MethodTuning:
         return self.grid[self.selected].describe()
 
     def summary(self) -> dict:
-        return {"grid": [{"learner": _settings(r), "validation_score": [_finite(m), _finite(h)], "diverged": bool(d)}
-                         for r, m, h, d in zip(self.records, self.score, self.ci, self.diverged.any(1))],
+        return {"grid": [{"learner": _settings(r), "validation_score": [_finite(m), _finite(h)], "diverged": bool(d),
+                          "rung": int(g) + 1}
+                         for r, m, h, d, g in zip(self.records, self.score, self.ci, self.diverged.any(1), self.rung)],
                 "metric": self.metric, "selected": self.selected, "selected_learner": _settings(self.selected_record),
                 "at_edge": self.at_edge}
 
 
-def _select(per_seed: np.ndarray, diverged: np.ndarray, higher: bool) -> int:
-    """:data:`SELECTION_RULE` on per-configuration, per-seed scores: the best mean; a configuration
-    that diverged on any seed scores worst; the first of ties."""
-    score = np.where(diverged.any(1), -np.inf if higher else np.inf, per_seed.mean(1))
-    return int(np.argmax(score) if higher else np.argmin(score))
+def _ranking(per_seed: np.ndarray, diverged: np.ndarray, higher: bool, among=None) -> list[int]:
+    """:data:`SELECTION_RULE` as an order: the indices ``among`` (default: all) from best to worst
+    mean score; a configuration that diverged on any seed scores worst; ties keep grid order."""
+    among = range(len(per_seed)) if among is None else among
+    worst = -np.inf if higher else np.inf
+    score = {j: worst if diverged[j].any() else float(per_seed[j].mean()) for j in among}
+    return sorted(score, key=lambda j: (-score[j] if higher else score[j], j))
+
+
+def _select(per_seed: np.ndarray, diverged: np.ndarray, higher: bool, reached=None) -> int:
+    """:data:`SELECTION_RULE` on per-configuration, per-seed scores: the best of the configurations
+    that reached the last rung (``reached``: each one's last rung; ``None``: all)."""
+    among = None if reached is None else np.flatnonzero(np.asarray(reached) == np.max(reached))
+    return _ranking(per_seed, diverged, higher, among)[0]
 
 
 def _finite(x) -> float | None:
@@ -113,25 +135,30 @@ class Tuning:
     def __getitem__(self, name) -> MethodTuning:
         return self.methods[name]
 
-    def extended(self, more: "Tuning", direction: str) -> "Tuning":
-        """This tuning with ``more``'s configurations appended to every method's grid (trained with
-        the same budget, seeds and validation tasks) and the selection made again over the whole
-        grid; ``budget["widened"]`` records ``direction``."""
+    def extended(self, more: "Tuning", reason: str) -> "Tuning":
+        """This tuning with ``more``'s configurations appended to every method's grid (searched with
+        the same plan, seeds and validation tasks: another bracket of the same halving) and the
+        selection made again over every configuration that reached the last rung;
+        ``budget["widened"]`` records ``reason`` (e.g. ``"w₀ past its highest value"``)."""
         if set(more.methods) != set(self.methods):
             raise ValueError(f"the extension must tune the same methods {sorted(self.methods)}; got {sorted(more.methods)}")
-        for key in ("iterations", "seeds", "meta_batch", "meta_lr", "n_validation", "metric", "validation_seed"):
-            if more.budget[key] != self.budget[key]:
-                raise ValueError(f"the extension's budget differs in {key!r}: {more.budget[key]!r} vs {self.budget[key]!r}")
+        for key in ("rungs", "keep", "seeds", "meta_batch", "meta_lr", "n_validation", "metric", "validation_seed"):
+            if more.budget.get(key) != self.budget.get(key):
+                raise ValueError(f"the extension's budget differs in {key!r}: {more.budget.get(key)!r} vs "
+                                 f"{self.budget.get(key)!r}")
         higher = HIGHER_IS_BETTER[self.budget["metric"]]
         methods = {}
         for name, m in self.methods.items():
             extra = more.methods[name]
             per_seed = np.vstack([m.per_seed, extra.per_seed])
             diverged = np.vstack([m.diverged, extra.diverged])
+            reached = np.concatenate([m.rung, extra.rung])
             methods[name] = MethodTuning(name, m.grid + extra.grid, per_seed, diverged,
-                                         _select(per_seed, diverged, higher), m.metric)
+                                         _select(per_seed, diverged, higher, reached), m.metric, reached)
         budget = {**self.budget, "configurations": self.budget["configurations"] + more.budget["configurations"],
-                  "widened": [*self.budget.get("widened", []), direction]}
+                  "brackets": [*self.budget.get("brackets", [self.budget["configurations"]]),
+                               more.budget["configurations"]],
+                  "widened": [*self.budget.get("widened", []), reason]}
         return Tuning(methods, budget, {})
 
     def selected(self) -> dict[str, MetaLearner]:
@@ -143,12 +170,14 @@ class Tuning:
                 "methods": {name: m.summary() for name, m in self.methods.items()}}
 
     def table(self, keys=("inner_lr", "wormhole_lr", "learn_wormhole_lr", "wormhole_init")) -> str:
-        """One line per configuration: method, its numbers, validation score ± CI, ``*`` = selected."""
-        rows = [["method", *keys, "validation score", ""]]
+        """One line per configuration: method, its numbers, the last rung it reached, its
+        validation score ± CI there, ``*`` = selected."""
+        rows = [["method", *keys, "rung", "validation score", ""]]
         for name, m in self.methods.items():
-            for j, (r, s, h) in enumerate(zip(m.records, m.score, m.ci)):
+            for j, (r, s, h, g) in enumerate(zip(m.records, m.score, m.ci, m.rung)):
                 vals = [short(r.get(k, "")) for k in keys]
-                rows.append([name, *vals, fmt(s, h) if np.isfinite(s) else "diverged", "*" if j == m.selected else ""])
+                rows.append([name, *vals, str(g + 1), fmt(s, h) if np.isfinite(s) else "diverged",
+                             "*" if j == m.selected else ""])
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
@@ -158,9 +187,12 @@ class Tuning:
         return selected_table(self.summary(), title)
 
 
-SELECTION_RULE = ("the best mean of the judged metric (accuracy for classification, query loss for regression) on the "
-                  "validation tasks over the tuning seeds, after the learner's training number of inner steps (the step "
-                  "count the claims are judged at); a diverged run scores worst; ties go to the earlier grid entry")
+SELECTION_RULE = ("successive halving: every configuration trains the first rung, the best fraction of each rung trains "
+                  "on to the next, and the selection is the best of the last rung's survivors, which have trained as "
+                  "long as the selected settings will; at every rung the score is the mean of the judged metric "
+                  "(accuracy for classification, query loss for regression) on the validation tasks over the tuning "
+                  "seeds, after the learner's training number of inner steps (the step count the claims are judged "
+                  "at); a diverged run scores worst; ties go to the earlier grid entry")
 
 
 def _groups(grid: list[MetaLearner]) -> list[list[int]]:
@@ -198,12 +230,24 @@ def validation_scores(runs, tasks: TaskFamily, n_tasks: int, seed: int, *, metri
     return np.array(out)
 
 
-def tune(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily | None, iterations: int, seeds, *,
-         meta_batch: int = 25, meta_lr: float = 1e-3, n_validation: int = 500, validation_seed: int | None = None,
-         log_every: int | None = None, progress: bool = True, device="auto", seed_chunk: int | None = None,
-         keep_runs: bool = False, metric: str | None = None) -> Tuning:
-    """Train every configuration of every method's grid with the same budget, score each on the
-    validation stream and select one per method (see the module's rule, :data:`SELECTION_RULE`).
+def _plan(plan, options: dict) -> SearchPlan:
+    """``plan`` itself, or (an iteration count) the plain grid search with ``options``."""
+    fields = {"meta_batch", "meta_lr", "n_validation", "metric", "log_every", "progress", "device", "max_widen"}
+    unknown = set(options) - fields
+    if unknown:
+        raise TypeError(f"unexpected arguments {sorted(unknown)}")
+    if isinstance(plan, SearchPlan):
+        if options:
+            raise ValueError(f"{sorted(options)} belong in the SearchPlan when one is given")
+        return plan
+    return SearchPlan.grid(_checks.count("iterations", plan), **options)
+
+
+def tune(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily | None, plan, seeds, *,
+         validation_seed: int | None = None, seed_chunk: int | None = None, keep_runs: bool = False,
+         **options) -> Tuning:
+    """Search every method's grid with the same plan, score on the validation stream and select
+    one configuration per method (the rule: :data:`SELECTION_RULE`).
 
     Args:
         grids: ``{method: [learner, ...]}``, every list of the same length K (e.g.
@@ -212,42 +256,41 @@ def tune(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily | No
         validation_tasks: the family the validation tasks come from (stream ``"validation"`` of
             ``validation_seed``: never the training or the evaluation stream); ``None``:
             ``train_tasks.validation()`` (the validation split of an image family).
+        plan: a :class:`~wormhole.tuning.SearchPlan` (rungs, survivors, meta-batch, meta-rate,
+            validation size, metric, ...), or an iteration count: the plain grid search of that
+            length, its other settings from ``options`` (``meta_batch``, ``meta_lr``,
+            ``n_validation``, ``metric``, ``log_every``, ``progress``, ``device``).
+        seeds: the tuning seeds (at least 2), the same for every configuration.
         validation_seed: ``None``: the first tuning seed, so the validation tasks move with the seeds.
-        metric: ``"loss"`` or ``"accuracy"``; ``None``: the judged metric of the training family's
-            loss (:func:`wormhole.evaluation.judged_metric`).
-        iterations, seeds, meta_batch, meta_lr: the budget, the same for every configuration.
-        n_validation: validation tasks per run.
-        log_every: how often the runs log their diagnostics (gradient conflict, ...); ``None``: once,
-            at the start, since selection reads only the validation score and per-task
-            meta-gradients for every configuration would cost more than the training they describe.
-        keep_runs: keep every trained run in ``Tuning.runs[method]`` (``[config][seed]``).
+        seed_chunk: for a one-rung plan, vectorise at most this many seeds at a time.
+        keep_runs: keep every configuration's runs at the last rung it reached in
+            ``Tuning.runs[method]`` (``[config][seed]``).
 
     Raises:
-        ValueError: the grids are empty or of unequal sizes (an unequal budget).
+        ValueError: the grids are empty or of unequal sizes (an unequal budget), fewer than 2 seeds.
     """
     seeds = [int(s) for s in seeds]
-    return tune_sets(grids, train_tasks, validation_tasks, iterations, [seeds], meta_batch=meta_batch,
-                     meta_lr=meta_lr, n_validation=n_validation, validation_seed=validation_seed,
-                     log_every=log_every, progress=progress, device=device, seed_chunk=seed_chunk,
-                     keep_runs=keep_runs, metric=metric)[0]
+    return tune_sets(grids, train_tasks, validation_tasks, plan, [seeds], validation_seed=validation_seed,
+                     seed_chunk=seed_chunk, keep_runs=keep_runs, **options)[0]
 
 
-def tune_sets(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily | None, iterations: int,
-              seed_sets_, *, meta_batch: int = 25, meta_lr: float = 1e-3, n_validation: int = 500,
-              validation_seed: int | None = None, log_every: int | None = None, progress: bool = True,
-              device="auto", seed_chunk: int | None = None, keep_runs: bool = False,
-              metric: str | None = None) -> list[Tuning]:
+def tune_sets(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily | None, plan, seed_sets_, *,
+              validation_seed: int | None = None, seed_chunk: int | None = None, keep_runs: bool = False,
+              **options) -> list[Tuning]:
     """:func:`tune` repeated on several disjoint sets of tuning seeds (``seed_sets_``, e.g. two pairs),
-    one independent selection per set: every configuration trains once for all the seeds together
-    (one vectorised sweep, so a second selection costs less than a second search), and each set
-    selects on its own seeds' runs and its own validation tasks (those of its first seed, unless
-    ``validation_seed`` is given). Returns one :class:`Tuning` per set, in order; the arguments
-    are :func:`tune`'s.
+    one independent selection per set. The first rung trains every configuration once for all the
+    seeds together (one vectorised sweep per group of configurations that can share one), each set
+    ranks it on its own seeds and validation tasks (those of its first seed, unless
+    ``validation_seed`` is given), and each set's survivors go on from where the first rung left
+    them (:func:`wormhole.training.narrow_sweep`), never restarted. Returns one :class:`Tuning` per
+    set, in order; the arguments are :func:`tune`'s.
 
     Raises:
         ValueError: the grids are empty or of unequal sizes (an unequal budget), a set has fewer
-            than 2 seeds, or the sets share a seed.
+            than 2 seeds, the sets share a seed, or ``seed_chunk`` is given for a plan of several
+            rungs (continuing survivors needs one checkpoint per sweep).
     """
+    plan = _plan(plan, options)
     if not isinstance(grids, dict) or not grids:
         raise ValueError("grids must be a non-empty dict {method: [learner, ...]}")
     sizes = {name: len(list(g)) for name, g in grids.items()}
@@ -263,44 +306,97 @@ def tune_sets(grids: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily
     seeds = [s for group in groups for s in group]
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"the sets of tuning seeds must be disjoint; got {groups}")
-    _checks.count("n_validation", n_validation)
+    if seed_chunk is not None and len(plan.rungs) > 1:
+        raise ValueError("seed_chunk needs a one-rung plan (halving continues each sweep from its checkpoint)")
     validation_tasks = train_tasks.validation() if validation_tasks is None else validation_tasks
-    metric = judged_metric(train_tasks.loss) if metric is None else _checks.choice("metric", metric,
-                                                                                   tuple(HIGHER_IS_BETTER))
+    metric = judged_metric(train_tasks.loss) if plan.metric is None else plan.metric
     higher = HIGHER_IS_BETTER[metric]
+    k = next(iter(sizes.values()))
+    vseeds = [group[0] if validation_seed is None else int(validation_seed) for group in groups]
     methods: list[dict] = [{} for _ in groups]
     kept: list[dict] = [{} for _ in groups]
-    for name, grid in grids.items():
-        grid = list(grid)
-        runs: list = [None] * len(grid)
-        for group in _groups(grid):
-            with phase("tuning: training"):
-                swept = meta_train_sweep([grid[j] for j in group], train_tasks, seeds, iterations,
-                                         meta_batch=meta_batch, meta_lr=meta_lr, progress=progress,
-                                         log_every=log_every or max(iterations, 1), device=device,
-                                         seed_chunk=seed_chunk, on_nonfinite="continue")
-            for j, r in zip(group, swept):
-                runs[j] = r
-        at = 0
-        for g, group in enumerate(groups):
-            own = [config_runs[at:at + len(group)] for config_runs in runs]
-            at += len(group)
-            vseed = group[0] if validation_seed is None else int(validation_seed)
-            with phase("tuning: validation"):
-                per_seed = np.array([validation_scores(r, validation_tasks, n_validation, vseed, metric=metric, device=device)
-                                     for r in own])
-            diverged = ~np.isfinite(per_seed)
-            if diverged.any(1).all():
-                raise ValueError(f"every configuration of {name!r} diverged; widen or move its grid")
-            methods[g][name] = MethodTuning(name, grid, per_seed, diverged, _select(per_seed, diverged, higher),
-                                            metric)
-            if keep_runs:
-                kept[g][name] = own
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, grid in grids.items():
+            grid = list(grid)
+            halving = _Halving(name, grid, plan, groups, vseeds, metric, higher, tmp)
+            halving.run(train_tasks, validation_tasks, seed_chunk)
+            for g in range(len(groups)):
+                reached = halving.reached[g]
+                per_seed = halving.scores[g]
+                diverged = ~np.isfinite(per_seed)
+                methods[g][name] = MethodTuning(name, grid, per_seed, diverged,
+                                                _select(per_seed, diverged, higher, reached), metric, reached)
+                if keep_runs:
+                    kept[g][name] = halving.runs[g]
     out = []
     for g, group in enumerate(groups):
-        budget = {"configurations": next(iter(sizes.values())), "iterations": iterations, "seeds": group,
-                  "meta_batch": meta_batch, "meta_lr": meta_lr, "n_validation": n_validation, "metric": metric,
-                  "validation_seed": group[0] if validation_seed is None else int(validation_seed),
-                  "train_tasks": train_tasks.describe(), "validation_tasks": validation_tasks.describe()}
+        budget = {"configurations": k, "iterations": plan.iterations, "rungs": list(plan.rungs), "keep": plan.keep,
+                  "survivors": plan.survivors(k), "seeds": group, "meta_batch": plan.meta_batch,
+                  "meta_lr": plan.meta_lr, "n_validation": plan.n_validation, "metric": metric,
+                  "validation_seed": vseeds[g], "train_tasks": train_tasks.describe(),
+                  "validation_tasks": validation_tasks.describe()}
         out.append(Tuning(methods[g], budget, kept[g]))
     return out
+
+
+class _Halving:
+    """Successive halving of one method's grid for every set of tuning seeds: ``scores[g]``
+    (configurations × the set's seeds, at the last rung each reached), ``reached[g]`` and, per
+    configuration, its runs there (``runs[g]``)."""
+
+    def __init__(self, name, grid, plan: SearchPlan, groups, vseeds, metric, higher, tmp):
+        self.name, self.grid, self.plan, self.groups, self.vseeds = name, grid, plan, groups, vseeds
+        self.metric, self.higher, self.tmp = metric, higher, tmp
+        self.scores = [np.full((len(grid), len(group)), np.nan) for group in groups]
+        self.reached = [np.zeros(len(grid), dtype=int) for _ in groups]
+        self.runs = [[None] * len(grid) for _ in groups]
+
+    def _train(self, configs, seeds, iterations, checkpoint, rung, tasks, seed_chunk):
+        with phase(f"tuning: rung {rung + 1}"):
+            return meta_train_sweep([self.grid[j] for j in configs], tasks, seeds, iterations,
+                                    meta_batch=self.plan.meta_batch, meta_lr=self.plan.meta_lr,
+                                    progress=self.plan.progress, log_every=self.plan.log_every or self.plan.iterations,
+                                    device=self.plan.device, seed_chunk=seed_chunk, checkpoint=checkpoint,
+                                    on_nonfinite="continue")
+
+    def _score(self, g, rung, configs, runs, validation_tasks):
+        with phase("tuning: validation"):
+            for j, own in zip(configs, runs):
+                self.scores[g][j] = validation_scores(own, validation_tasks, self.plan.n_validation, self.vseeds[g],
+                                                      metric=self.metric, device=self.plan.device)
+                self.reached[g][j] = rung
+                self.runs[g][j] = own
+
+    def run(self, train_tasks, validation_tasks, seed_chunk):
+        several = len(self.plan.rungs) > 1
+        everyone = [s for group in self.groups for s in group]
+        # where each sweep's state lies: (set, sweep) -> (checkpoint, its configurations, its seeds)
+        state = {}
+        for i, sweep in enumerate(_groups(self.grid)):
+            path = os.path.join(self.tmp, f"{id(self)}-rung1-{i}.pt") if several else None
+            swept = self._train(sweep, everyone, self.plan.rungs[0], path, 0, train_tasks, seed_chunk)
+            at = 0
+            for g, group in enumerate(self.groups):
+                self._score(g, 0, sweep, [r[at:at + len(group)] for r in swept], validation_tasks)
+                at += len(group)
+                state[g, i] = (path, sweep, everyone)
+        for g in range(len(self.groups)):
+            if np.isinf(self.scores[g]).any(1).all():
+                raise ValueError(f"every configuration of {self.name!r} diverged; widen or move its grid")
+        sweeps = _groups(self.grid)
+        survivors = self.plan.survivors(len(self.grid))
+        for rung in range(1, len(self.plan.rungs)):
+            for g, group in enumerate(self.groups):
+                alive = np.flatnonzero(self.reached[g] == rung - 1)
+                diverged = ~np.isfinite(self.scores[g])
+                best = set(_ranking(self.scores[g], diverged, self.higher, alive)[:survivors[rung]])
+                for i, sweep in enumerate(sweeps):
+                    going = [j for j in sweep if j in best]
+                    if not going:
+                        continue
+                    path, configs, seeds = state[g, i]
+                    narrowed = os.path.join(self.tmp, f"{id(self)}-rung{rung + 1}-set{g}-{i}.pt")
+                    narrow_sweep(path, narrowed, [configs.index(j) for j in going], [seeds.index(s) for s in group])
+                    runs = self._train(going, group, self.plan.rungs[rung], narrowed, rung, train_tasks, None)
+                    self._score(g, rung, going, runs, validation_tasks)
+                    state[g, i] = (narrowed, going, group)
