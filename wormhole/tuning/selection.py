@@ -346,7 +346,8 @@ class _Halving:
 
     def __init__(self, name, grid, plan: SearchPlan, groups, vseeds, metric, higher, tmp):
         self.name, self.grid, self.plan, self.groups, self.vseeds = name, grid, plan, groups, vseeds
-        self.metric, self.higher, self.tmp = metric, higher, tmp
+        self.metric, self.higher = metric, higher
+        self.tmp = tempfile.mkdtemp(dir=tmp)   # this method's own folder: no file of another is resumed
         self.scores = [np.full((len(grid), len(group)), np.nan) for group in groups]
         self.reached = [np.zeros(len(grid), dtype=int) for _ in groups]
         self.runs = [[None] * len(grid) for _ in groups]
@@ -373,7 +374,7 @@ class _Halving:
         # where each sweep's state lies: (set, sweep) -> (checkpoint, its configurations, its seeds)
         state = {}
         for i, sweep in enumerate(_groups(self.grid)):
-            path = os.path.join(self.tmp, f"{id(self)}-rung1-{i}.pt") if several else None
+            path = os.path.join(self.tmp, f"rung1-{i}.pt") if several else None
             swept = self._train(sweep, everyone, self.plan.rungs[0], path, 0, train_tasks, seed_chunk)
             at = 0
             for g, group in enumerate(self.groups):
@@ -395,7 +396,7 @@ class _Halving:
                     if not going:
                         continue
                     path, configs, seeds = state[g, i]
-                    narrowed = os.path.join(self.tmp, f"{id(self)}-rung{rung + 1}-set{g}-{i}.pt")
+                    narrowed = os.path.join(self.tmp, f"rung{rung + 1}-set{g}-{i}.pt")
                     narrow_sweep(path, narrowed, [configs.index(j) for j in going], [seeds.index(s) for s in group])
                     runs = self._train(going, group, self.plan.rungs[rung], narrowed, rung, train_tasks, None)
                     self._score(g, rung, going, runs, validation_tasks)
