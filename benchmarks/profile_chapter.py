@@ -27,14 +27,14 @@ import wormhole as wh
 #: each chapter's fair fight at full scale: model, loss, α, family, and its budgets
 PROBLEMS = {
     "threshold": (lambda: wh.models.MLP(1, (40, 40), 1), "bce", 0.4, lambda: wh.tasks.Threshold(shots=5, queries=20),
-                  dict(k=36, tune_iterations=200, converge_start=500, converge_cap=2000, meta_batch=25,
-                       fresh=20, n_validation=500, n_eval=1000)),
+                  dict(k=24, rungs=(62, 250, 1000), converge_cap=2000, meta_batch=25,
+                       fresh=30, n_validation=500, n_eval=1000)),
     "wavelet": (lambda: wh.models.MLP(1, (40, 40), 1), "mse", 0.01, lambda: wh.tasks.WaveletRegression(),
-                dict(k=36, tune_iterations=200, converge_start=500, converge_cap=2000, meta_batch=25,
+                dict(k=24, rungs=(125, 500, 2000), converge_cap=2000, meta_batch=25,
                      fresh=20, n_validation=500, n_eval=1000)),
     "mnist": (lambda: wh.models.MLP(784, (64, 64), 1), "bce", 0.4, lambda: wh.tasks.MNISTPairs(split="train"),
-              dict(k=36, tune_iterations=60, converge_start=200, converge_cap=800, meta_batch=8,
-                   fresh=10, n_validation=200, n_eval=500)),
+              dict(k=24, rungs=(25, 100, 400), converge_cap=800, meta_batch=8,
+                   fresh=12, n_validation=200, n_eval=500)),
 }
 
 
@@ -43,8 +43,10 @@ def scaled(budget: dict, scale: float) -> dict:
     def s(n, least):
         return max(least, round(n * scale))
 
-    return dict(k=s(budget["k"], 4), tune_iterations=s(budget["tune_iterations"], 2),
-                converge_start=s(budget["converge_start"], 2), converge_cap=s(budget["converge_cap"], 4),
+    rungs = []
+    for r in budget["rungs"]:   # scaled, and still increasing
+        rungs.append(max(s(r, 2), rungs[-1] + 1 if rungs else 2))
+    return dict(k=s(budget["k"], 4), rungs=tuple(rungs), converge_cap=s(budget["converge_cap"], 4),
                 meta_batch=budget["meta_batch"], fresh=s(budget["fresh"], 4),
                 n_validation=s(budget["n_validation"], 16), n_eval=s(budget["n_eval"], 16))
 
@@ -66,11 +68,11 @@ def main() -> None:
     wh.timing.reset()
     t0 = time.perf_counter()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        wh.tuning.fair_fight(f"profile-{args.problem}", grids, tasks, tasks, tuning_seeds=[50, 51],
-                             seeds=list(range(b["fresh"])), tune_iterations=b["tune_iterations"],
-                             converge_start=b["converge_start"], converge_cap=b["converge_cap"],
-                             meta_batch=b["meta_batch"], meta_lr=3e-3, n_validation=b["n_validation"],
-                             n_eval=b["n_eval"], log_every=50, progress=False, device="cpu")
+        plan = wh.tuning.SearchPlan(rungs=b["rungs"], meta_batch=b["meta_batch"], meta_lr=3e-3,
+                                    n_validation=b["n_validation"], progress=False, device="cpu")
+        wh.tuning.fair_fight(f"profile-{args.problem}", grids, tasks, tasks, plan=plan, tuning_seeds=[50, 51],
+                             seeds=list(range(b["fresh"])), converge_cap=b["converge_cap"], n_eval=b["n_eval"],
+                             log_every=50)
     wall = time.perf_counter() - t0   # includes the profiler's own bookkeeping at exit
     phases = wh.timing.summary()
     timed = sum(p["seconds"] for p in phases.values())
