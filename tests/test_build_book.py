@@ -2,6 +2,7 @@
 that myst-nb reads: what runs ahead, in which order, with how many threads, and what a
 failure does."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -52,6 +53,22 @@ def test_chapters_execute_side_by_side_into_the_cache_myst_nb_reads(tmp_path, mo
     assert build_book.execute_ahead([fast, slow], cache_dir, jobs=2, timeout=60, order={}) == []
 
 
+def test_each_chapters_longest_cell_is_recorded_and_one_over_half_the_limit_is_flagged(tmp_path, capsys):
+    slow = _notebook(tmp_path / "slow.ipynb", "import time\nx = 1", "time.sleep(1.2)", "y = 2")
+    fast = _notebook(tmp_path / "fast.ipynb", "x = 2 + 2")
+    times = tmp_path / "cells.json"
+    assert build_book.execute_ahead([slow, fast], tmp_path / "cache", jobs=1, timeout=2, order={},
+                                    cell_times=times) == []
+    recorded = json.loads(times.read_text())
+    assert recorded["slow"]["cell"] == 1 and 1.1 < recorded["slow"]["seconds"] < 2
+    assert recorded["slow"]["limit"] == 2 and recorded["fast"]["seconds"] < 1
+    assert "slow.ipynb cell 1 ran" in capsys.readouterr().out     # over half of the 2 s limit
+    # a chapter served from the cache keeps its entry
+    assert build_book.execute_ahead([slow, fast], tmp_path / "cache", jobs=1, timeout=2, order={},
+                                    cell_times=times) == []
+    assert json.loads(times.read_text()) == recorded
+
+
 def test_a_failing_chapter_is_reported_and_not_cached(tmp_path, capsys):
     from jupyter_cache import get_cache
 
@@ -83,7 +100,7 @@ def test_longest_chapters_of_the_last_build_start_first(tmp_path, monkeypatch):
             from concurrent.futures import Future
             started.append(Path(path).name)
             future = Future()
-            future.set_result((nbformat.read(path, as_version=4), 0.0, None))
+            future.set_result((nbformat.read(path, as_version=4), 0.0, None, None))
             return future
 
     monkeypatch.setattr(build_book, "ProcessPoolExecutor", Pool)

@@ -136,6 +136,24 @@ def runs_ahead(path: Path) -> bool:
     return mode == "cache"
 
 
+def longest_cell(nb) -> tuple[int, float] | None:
+    """``(index, seconds)`` of the code cell that ran longest in an executed notebook, from the
+    timestamps nbclient records in each cell's metadata (``None`` without any)."""
+    from datetime import datetime
+
+    best = None
+    for i, cell in enumerate(nb.cells):
+        stamps = cell.get("metadata", {}).get("execution", {})
+        start, end = stamps.get("iopub.execute_input"), stamps.get("shell.execute_reply")
+        if cell.cell_type != "code" or not start or not end:
+            continue
+        seconds = (datetime.fromisoformat(end.replace("Z", "+00:00"))
+                   - datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
+        if best is None or seconds > best[1]:
+            best = (i, seconds)
+    return best
+
+
 def _execute(path: str, timeout: int, threads: int, env: dict[str, str]):
     """Run in a worker process: execute one notebook as myst-nb would (its folder as the working
     directory) with ``env`` and ``threads`` torch threads; return the notebook, seconds and any traceback."""
@@ -145,16 +163,24 @@ def _execute(path: str, timeout: int, threads: int, env: dict[str, str]):
     os.environ.update(env)  # this worker's environment, which the kernel inherits
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
     nb = nbformat.read(path, as_version=4)
-    result = single_nb_execution(nb, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False)
-    return nb, result.time, result.exc_string if result.err is not None else None
+    result = single_nb_execution(nb, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False,
+                                 record_timing=True)
+    longest = longest_cell(nb)
+    for cell in nb.cells:   # the timestamps have been read; the cached page stays as myst-nb writes it
+        cell.get("metadata", {}).pop("execution", None)
+    return nb, result.time, result.exc_string if result.err is not None else None, longest
 
 
 def execute_ahead(notebooks: list[Path], cache_dir: Path, jobs: int, timeout: int,
-                  order: dict[str, float], env: dict[str, str] | None = None) -> list[str]:
+                  order: dict[str, float], env: dict[str, str] | None = None,
+                  cell_times: Path | None = None) -> list[str]:
     """Execute the ``notebooks`` the jupyter-cache at ``cache_dir`` does not hold, ``jobs`` at a time,
     the longest (by ``order``: seconds, by file name) first, with the environment variables ``env``
     added, and cache each as myst-nb does. Returns the names of the notebooks that failed (their
-    tracebacks are printed)."""
+    tracebacks are printed). Each executed chapter's longest cell is recorded in ``cell_times``
+    (JSON, ``{chapter: {"cell", "seconds", "limit"}}``; entries of chapters not executed are kept),
+    and a warning is printed for a cell over half the per-cell ``timeout``: a machine half as fast
+    would then fail the build."""
     import nbformat
     from jupyter_cache import get_cache
     from jupyter_cache.base import CacheBundleIn
@@ -179,11 +205,19 @@ def execute_ahead(notebooks: list[Path], cache_dir: Path, jobs: int, timeout: in
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 path = running.pop(future)
-                nb, seconds, error = future.result()
+                nb, seconds, error, longest = future.result()
                 if error is not None:
                     failed.append(path.name)
                     print(f"  {path.name} FAILED after {seconds:.0f} s:\n{error}", file=sys.stderr, flush=True)
                     continue
+                if longest is not None and cell_times is not None:
+                    known = json.loads(cell_times.read_text()) if cell_times.exists() else {}
+                    known[path.stem] = {"cell": longest[0], "seconds": round(longest[1], 1), "limit": timeout}
+                    cell_times.parent.mkdir(parents=True, exist_ok=True)
+                    cell_times.write_text(json.dumps(known, indent=1, sort_keys=True))
+                    if longest[1] > timeout / 2:
+                        print(f"  warning: {path.name} cell {longest[0]} ran {longest[1]:.0f} s, over half the "
+                              f"per-cell limit ({timeout} s): a machine half as fast would fail", flush=True)
                 record = cache.add_nb_to_project(str(path))
                 cache.cache_notebook_bundle(CacheBundleIn(nb, record.uri, data={"execution_seconds": seconds}),
                                             check_validity=False, overwrite=True)
@@ -223,15 +257,18 @@ def main(argv=None, root: Path = ROOT) -> int:
     # WORMHOLE_STATIC: the outputs become web pages, so no widgets (wormhole.book.static);
     # TQDM_DISABLE: and no progress bars, which would freeze on the page
     # WORMHOLE_BUILD_STARTED: the timings page tells chapters executed in this build from cached ones
+    cell_times = out / "_build" / "cell-times.json"   # each chapter's longest cell, for the timings page
     env.update(WORMHOLE_FINGERPRINT=stamp, WORMHOLE_METRICS_DIR=str(metrics), WORMHOLE_STATIC="1", TQDM_DISABLE="1",
-               WORMHOLE_BUILD_STARTED=str(time.time()), WORMHOLE_BUILD_JOBS=str(args.jobs))
+               WORMHOLE_BUILD_STARTED=str(time.time()), WORMHOLE_BUILD_JOBS=str(args.jobs),
+               WORMHOLE_CELL_TIMES=str(cell_times))
     cache_dir = out / "_build" / ".jupyter_cache"
     times_file = out / "_build" / "chapter-times.json"  # a scheduling hint only: never a number in the book
     mode = "quick" if args.quick else "full"
     order = scheduling_times(times_file, mode)
     t0 = time.perf_counter()
     ahead = [p for p in toc_notebooks(root) if runs_ahead(p)]
-    failed = execute_ahead(ahead, cache_dir, args.jobs, timeout=execution_timeout(root), order=order, env=env)
+    failed = execute_ahead(ahead, cache_dir, args.jobs, timeout=execution_timeout(root), order=order, env=env,
+                           cell_times=cell_times)
     if failed:
         print(f"book build FAILED: {', '.join(failed)} raised (above); Sphinx did not start", file=sys.stderr)
         return 1

@@ -117,7 +117,8 @@ class TimingsTransform(SphinxPostTransform):
         env = self.env
         records = _exec_data(env)
         for node in list(self.document.findall(timings_placeholder)):
-            table, body = _table(("Chapter", "Seconds", "Executed", "Outcome"))
+            longest = _cell_times()
+            table, body = _table(("Chapter", "Seconds", "Longest cell", "Executed", "Outcome"))
             total, failed = 0.0, 0
             for doc in sorted(records):   # file order = chapter order
                 data = records[doc]
@@ -134,6 +135,9 @@ class TimingsTransform(SphinxPostTransform):
                 runtime = data.get("runtime")
                 total += runtime or 0.0
                 row += nodes.entry("", nodes.paragraph(text="–" if runtime is None else f"{runtime:.0f}"))
+                cell_time = longest.get(doc.rsplit("/", 1)[-1])
+                row += nodes.entry("", nodes.paragraph(text="–" if cell_time is None else (
+                    f"{cell_time['seconds']:.0f} s (cell {cell_time['cell']}; limit {cell_time['limit']} s)")))
                 row += nodes.entry("", nodes.paragraph(
                     text="in this build" if _executed_in_this_build(data) else "from the cache (unchanged code)"))
                 if data.get("succeeded"):
@@ -150,8 +154,21 @@ class TimingsTransform(SphinxPostTransform):
             summary = nodes.paragraph(text=(
                 f"All chapters: {total:.0f} s ({total / 60:.1f} min) of execution at {mode}, on "
                 f"{os.cpu_count()} CPU cores of the machine that built this book{side_by_side}"
-                + (f"; {failed} chapter(s) failed." if failed else ".")))
+                + (f"; {failed} chapter(s) failed." if failed else ".")
+                + (f" The longest single cell ran {max(c['seconds'] for c in longest.values()):.0f} s; the build "
+                   f"allows each cell {max(c['limit'] for c in longest.values())} s, and no cell should need more "
+                   "than half of that, so that a machine half as fast still builds the book." if longest else "")))
             node.replace_self([summary, table, *_phase_tables(records)])
+
+
+def _cell_times() -> dict:
+    """``{chapter: {"cell", "seconds", "limit"}}``: each chapter's longest cell, recorded by
+    tools/build_book.py as it executed the chapter (``WORMHOLE_CELL_TIMES``); empty without it."""
+    import json
+    from pathlib import Path
+
+    path = os.environ.get("WORMHOLE_CELL_TIMES")
+    return json.loads(Path(path).read_text()) if path and Path(path).is_file() else {}
 
 
 def _phase_records() -> dict:
