@@ -6,6 +6,10 @@ literature: :func:`across_shots` evaluates the runs of a comparison on tasks wit
 numbers of support examples, and :func:`against_published` says, cell by cell, whether the
 published mean lies inside the book's interval and the book's mean inside the published one.
 
+Where the book still differs from the paper, :func:`changes` sets the cells of several trainings
+side by side, each differing from the one before in one thing (the task family, the budget, an
+initialisation), and :func:`changes_table` shows which change moves the numbers.
+
 Example::
 
     ours = across_shots(comparison, lambda k: wh.tasks.Sinusoid(shots=k, queries=100), (5, 10, 20),
@@ -171,3 +175,53 @@ def table(rows: list[Cell], title: str = ""):
              yes_no(c.published_inside_ours), yes_no(c.ours_inside_published)) for c in rows]
     return display.table(body, ("method", "shots", "this book", "published", "published in ours",
                                 "ours in published"), title=title)
+
+
+def changes(stages: dict, published: dict, shots=(10, 20), *, n_tasks: int = 1000, seed: int = 1234,
+            steps: int = 1) -> dict[str, list[Cell]]:
+    """One controlled change at a time: ``stages`` maps a label (what this stage changed from the
+    one before, in order) to ``(comparison, make_tasks)``, the trained runs and the family they are
+    tested on (``make_tasks(k)`` with ``k`` shots). Returns ``{label: cells}``, each stage's
+    :func:`across_shots` at ``shots`` with the published numbers attached (methods nobody
+    published are left out)."""
+    out = {}
+    for label, (comparison, make_tasks) in stages.items():
+        cells = across_shots(comparison, make_tasks, shots, n_tasks=n_tasks, seed=seed, steps=steps)
+        out[label] = [c for c in against_published(cells, published) if c.published is not None]
+    return out
+
+
+def moved_most(staged: dict[str, list[Cell]]) -> tuple[str, float]:
+    """The change (a label of :func:`changes` after the first) that moved the cells it shares with
+    the stage before it the most: ``(label, mean |change| in units of the published half-width)``."""
+    labels = list(staged)
+    if len(labels) < 2:
+        raise ValueError("staged must hold at least two stages (a start and one change)")
+    best = None
+    for before, after in zip(labels, labels[1:]):
+        old = {(c.method, c.shots): c for c in staged[before]}
+        moves = [abs(c.mean - old[c.method, c.shots].mean) / c.published_half_width
+                 for c in staged[after] if (c.method, c.shots) in old and c.published_half_width]
+        if moves and (best is None or np.mean(moves) > best[1]):
+            best = (after, float(np.mean(moves)))
+    if best is None:
+        raise ValueError("no two consecutive stages share a method and shot count")
+    return best
+
+
+def changes_table(staged: dict[str, list[Cell]], title: str = ""):
+    """:func:`changes` as a :func:`wormhole.display.table`: one row per stage, one column per method
+    and shot count, each cell the book's mean ± 95% CI and where it lies against the published
+    interval (``inside``, ``below``, ``above``); a last row with the published numbers."""
+    from . import display
+
+    columns = list(dict.fromkeys((c.method, c.shots) for cells in staged.values() for c in cells))
+    rows = []
+    for label, cells in staged.items():
+        by = {(c.method, c.shots): c for c in cells}
+        rows.append([label, *[(f"{display.mean_pm(by[k].mean, by[k].half_width, 2)} ({by[k].position})"
+                               if k in by else "–") for k in columns]])
+    first = {(c.method, c.shots): c for cells in staged.values() for c in cells}
+    rows.append(["published", *[display.mean_pm(first[k].published, first[k].published_half_width, 2)
+                                for k in columns]])
+    return display.table(rows, ("training", *[f"{m}, {k} shots" for m, k in columns]), title=title)

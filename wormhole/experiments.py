@@ -400,6 +400,14 @@ def contrast(comparison: Comparison, baseline: str, candidate: str, *, steps: in
                   label=f"{comparison.name} · {candidate} vs {baseline} · {metric_label(metric, steps)}")
 
 
+def standing(c: Paired) -> str:
+    """Where a :func:`contrast`'s candidate stands against its baseline, in words: ``"ahead of"``,
+    ``"behind"`` (the paired difference excludes zero at the contrast's level) or ``"level with"``."""
+    if c.p_value < 1 - c.level or c.decided_by_divergence:
+        return {"better": "ahead of", "worse": "behind"}.get(c.direction(), "level with")
+    return "level with"
+
+
 def describe_contrast(c: Paired) -> str:
     """One line for a :func:`contrast`: the paired difference with its CI and what it says alone."""
     significant = c.p_value < 1 - c.level

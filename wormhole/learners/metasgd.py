@@ -12,6 +12,7 @@ from torch import nn
 
 from .base import Params
 from .trees import flat_name
+from .. import _checks
 from .maml import MAML
 from .wormhole import Wormhole
 
@@ -19,8 +20,11 @@ from .wormhole import Wormhole
 class LearnedRates:
     """Mixin: replace the model parameters' inner rate by meta-learned per-entry rates."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, rate_init=None, **kwargs):
         super().__init__(*args, **kwargs)
+        # ``None``: every rate starts at ``inner_lr``; a range: each rate starts uniform on it
+        # (Li et al. draw theirs from [0.005, 0.1]), drawn from the seed that initialises the model
+        self.rate_init = None if rate_init is None else _checks.interval("rate_init", rate_init)
         self.rates = nn.ParameterDict({flat_name(n): nn.Parameter(torch.full_like(p.detach(), self.inner_lr))
                                        for n, p in self.model.named_parameters()})
 
@@ -37,12 +41,29 @@ class LearnedRates:
             for p in self.rates.values():
                 p.fill_(self.inner_lr)
 
+    def reset_parameters(self, seed: int) -> None:
+        super().reset_parameters(seed)
+        if self.rate_init is not None:
+            low, high = self.rate_init
+            generator = torch.Generator().manual_seed((int(seed) ^ RATE_STREAM) % 2 ** 63)
+            with torch.no_grad():
+                for p in self.rates.values():
+                    p.copy_(torch.rand(p.shape, generator=generator, dtype=p.dtype) * (high - low) + low)
+
+
+#: mixed into the initialisation seed for the random start of the rates, so that their draws differ
+#: from the model's
+RATE_STREAM = 0x5EED_0F_4A7E5
+
 
 class MetaSGD(LearnedRates, MAML):
     """MAML with a meta-learned learning rate per parameter entry (initialised at ``inner_lr``).
 
-    Arguments as for :class:`~wormhole.MAML`. The rates are meta-parameters under
-    ``rates.<parameter name with '.' → '__'>``, one entry per entry of the parameter.
+    Arguments as for :class:`~wormhole.MAML`, and ``rate_init``: ``None`` (every rate starts at
+    ``inner_lr``) or a range ``(low, high)``: each rate starts uniform on it, drawn from the seed
+    that initialises the model (Li et al. 2017 draw from ``(0.005, 0.1)``). The rates are
+    meta-parameters under ``rates.<parameter name with '.' → '__'>``, one entry per entry of the
+    parameter.
 
     Example::
 

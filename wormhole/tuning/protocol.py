@@ -94,6 +94,36 @@ def compare_sets(name: str, tunings: list[Tuning], train_tasks: TaskFamily, eval
     return comparison
 
 
+def train_until_flat(name: str, learners: dict, train_tasks: TaskFamily, eval_tasks: TaskFamily, seeds, *,
+                     start: int, cap: int, validation_tasks: TaskFamily | None = None, n_validation: int = 500,
+                     validation_seed: int | None = None, metric: str = "loss", meta_batch: int = 25,
+                     meta_lr: float = 1e-3, log_every: int = 50, progress: bool = True, device="auto",
+                     **compare_options) -> tuple[Comparison, Budget]:
+    """Train every learner of ``learners`` (``{label: template}``) until its validation curve is
+    flat (:func:`converged_budget`, from ``start`` doubling up to ``cap``), then all of them on to
+    the largest budget any needed, going on from the convergence runs, and evaluate on
+    ``eval_tasks`` (:func:`wormhole.experiments.compare`; ``compare_options`` such as ``n_eval``,
+    ``steps``, ``eval_seed``). ``validation_tasks``: default ``train_tasks``' validation stream of
+    ``validation_seed`` (default: the first seed). Returns the comparison (its budget record under
+    ``config["convergence"]``) and the :class:`Budget`."""
+    seeds = [int(s) for s in seeds]
+    validation_tasks = train_tasks.validation() if validation_tasks is None else validation_tasks
+    vseed = seeds[0] if validation_seed is None else int(validation_seed)
+    training = dict(meta_batch=meta_batch, meta_lr=meta_lr, progress=progress, device=device)
+    with tempfile.TemporaryDirectory() as tmp:
+        kept = {label: os.path.join(tmp, f"{j}.pt") for j, label in enumerate(learners)}
+        methods = {label: converged_budget(learner, train_tasks, validation_tasks, seeds, start=start, cap=cap,
+                                           keep=kept[label], n_validation=n_validation, validation_seed=vseed,
+                                           metric=metric, log_every=log_every, **training)
+                   for label, learner in learners.items()}
+        budget = Budget(max(c.iterations for c in methods.values()), methods)
+        comparison = compare(name, learners, train_tasks, eval_tasks, seeds, iterations=budget.iterations,
+                             log_every=log_every, resume={label: (seeds, path) for label, path in kept.items()},
+                             **training, **compare_options)
+    comparison.config["convergence"] = budget.record()
+    return comparison, budget
+
+
 def search(grids: dict, train_tasks: TaskFamily, plan: SearchPlan, seeds, *, validation_tasks: TaskFamily | None = None,
            widen=None, announce=None) -> Tuning:
     """One set of tuning seeds' whole search: :func:`tune` with ``plan`` (successive halving), then,
