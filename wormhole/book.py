@@ -194,20 +194,3 @@ def save_timing(chapter: str) -> Path:
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
     return path
 
-
-def key_figure(key: str, claims) -> None:
-    """Glue a chapter's key figure as ``key`` for ``{glue:figure}`` at the top of its page: the
-    forest plot of its judged claims (:func:`wormhole.report.forest_plot`, one panel per claim),
-    or, where nothing could be judged at the size that ran, a figure that says so."""
-    import matplotlib.pyplot as plt
-
-    from .plotting import COLUMN_INCHES
-    from .report import forest_plot
-
-    fig = forest_plot(list(claims))
-    if fig is None:
-        fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 1.2))
-        ax.text(0.5, 0.5, "nothing could be judged at the size that ran", ha="center", va="center")
-        ax.axis("off")
-    glue(key, fig)
-    plt.close(fig)

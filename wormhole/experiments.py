@@ -263,7 +263,8 @@ def usage_tasks(eval_tasks, n_eval: int, eval_seed: int):
 def compare(name: str, learners: dict, train_tasks: TaskFamily, eval_tasks: TaskFamily, seeds=range(5), *,
             iterations: int = 1000, meta_batch: int = 25, meta_lr: float = 1e-3, n_eval: int = 500,
             steps=STEPS, log_every: int = 50, eval_seed: int = 1234, progress: bool = True,
-            device="auto", seed_chunk: int | None = None, resume: dict | None = None) -> Comparison:
+            device="auto", seed_chunk: int | None = None, resume: dict | None = None,
+            timing: str = "comparison") -> Comparison:
     """Meta-train each learner template for every seed (same tasks, budget and seeds), then
     evaluate every run on the same ``n_eval`` tasks from ``eval_tasks`` (seeded by ``eval_seed``,
     a stream separate from training's). ``seed_chunk`` as in :func:`~wormhole.meta_train_seeds`.
@@ -276,14 +277,16 @@ def compare(name: str, learners: dict, train_tasks: TaskFamily, eval_tasks: Task
     ``resume``: ``{label: (seeds, checkpoint)}``: that method's runs with those ``seeds`` go on
     from ``checkpoint`` (written by :func:`~wormhole.meta_train_seeds` with the same settings, e.g.
     by :func:`wormhole.tuning.converged_budget`) up to ``iterations``, exactly as if trained in one
-    go; its other seeds train from the start."""
+    go; its other seeds train from the start. ``timing``: the name its phases are timed under
+    (:mod:`wormhole.timing`: ``"<timing>: training"``, ...), so that a chapter's time splits into
+    what it is spent on."""
     seeds = list(seeds)
     results = {}
     usage_batch = usage_tasks(eval_tasks, n_eval, eval_seed)
     for label, learner in learners.items():
         t0 = time.perf_counter()
         train = dict(progress=progress, log_every=log_every, device=device, on_nonfinite="continue")
-        with phase("comparison: training"):
+        with phase(f"{timing}: training"):
             if label in (resume or {}):
                 done, path = resume[label]
                 done = [s for s in seeds if s in set(done)]
@@ -300,10 +303,10 @@ def compare(name: str, learners: dict, train_tasks: TaskFamily, eval_tasks: Task
                 runs = meta_train_seeds(learner, train_tasks, seeds, iterations, meta_batch=meta_batch,
                                         meta_lr=meta_lr, seed_chunk=seed_chunk, **train)
         wall = time.perf_counter() - t0
-        with phase("comparison: evaluation"):
+        with phase(f"{timing}: evaluation"):
             evals: list[Evaluation] = [evaluate(r.learner, eval_tasks, n_eval, steps=steps, seed=eval_seed, device=device)
                                        for r in runs]
-        with phase("comparison: adaptation statistics"):
+        with phase(f"{timing}: adaptation statistics"):
             usage = [adaptation_statistics(r.learner, usage_batch.to(next(r.learner.parameters()).device))
                      for r in runs]
         usage = usage if usage[0] else []  # the learner's own statistics of what it adapted, if any

@@ -697,6 +697,24 @@ def _forest(plt, panels, heights, width):
     return fig
 
 
+def key_figure(key: str, claims) -> None:
+    """Glue a chapter's key figure as ``key`` for ``{glue:figure}`` at the top of its page: the
+    forest plot of its judged claims (:func:`wormhole.report.forest_plot`, one panel per claim),
+    or, where nothing could be judged at the size that ran, a figure that says so."""
+    import matplotlib.pyplot as plt
+
+    from .book import glue
+    from .plotting import COLUMN_INCHES
+
+    fig = forest_plot(list(claims))
+    if fig is None:
+        fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 1.2))
+        ax.text(0.5, 0.5, "nothing could be judged at the size that ran", ha="center", va="center")
+        ax.axis("off")
+    glue(key, fig)
+    plt.close(fig)
+
+
 def tuning_table(metrics: dict[str, dict]) -> str:
     """For every tuned comparison (in the order of the headline problems): the problem, and per
     method the grid, the selected setting, the budget and the iterations the selected settings
@@ -780,4 +798,4 @@ __all__ = ["ABLATIONS", "CONFLICT_BASELINES", "SETTINGS", "Claim", "Evidence", "
            "selection_metric", "strongest", "trained_steps", "CHAPTER_METRICS", "missing_chapters", "FINAL_WORDS",
            "SETS_DISAGREE", "TOO_FEW_SEEDS", "final_word", "exploratory", "margins_table", "flip_text", "restrict", "compare_saved", "describe", "fmt", "forest_plot", "html_table",
            "judge_claim", "learned", "learned_by", "load", "per_seed", "save_metrics", "selected_table", "setting_values", "tuned",
-           "tuning_table"]
+           "tuning_table", "key_figure"]

@@ -243,7 +243,7 @@ def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: Task
         say(f"training: the selected settings for {budget.iterations} iterations on {len(list(seeds))} fresh seeds")
         comparison = compare_sets(name, tunings, train_tasks, eval_tasks, seeds, iterations=budget.iterations,
                                   defaults=defaults, n_eval=n_eval, eval_seed=eval_seed, log_every=log_every,
-                                  seed_chunk=seed_chunk, resume=resume, **training)
+                                  seed_chunk=seed_chunk, resume=resume, timing="judged fight", **training)
     comparison.config["convergence"] = budget.record()
     comparison.config["search"] = plan.describe()
     return FairFight(tunings[0], budget, comparison, list(tunings))
