@@ -137,3 +137,13 @@ def test_mean_ci_of_diverged_values_is_undefined_without_a_warning():
         mean, half = mean_ci(values)
     assert np.isnan(mean[0]) and np.isnan(half[0])
     assert mean[1] == pytest.approx(0.2) and np.isfinite(half[1])
+
+
+def test_standing_reads_a_contrast_in_words():
+    from wormhole.experiments import standing
+
+    base = np.array([1.0, 1.1, 0.9, 1.05, 0.95])
+    ahead = wh.stats.paired(base - 0.2, base, higher_is_better=False)     # a lower loss: ahead
+    behind = wh.stats.paired(base + 0.2, base, higher_is_better=False)
+    level = wh.stats.paired(base + np.array([0.01, -0.01, 0.02, -0.02, 0.0]), base, higher_is_better=False)
+    assert [standing(c) for c in (ahead, behind, level)] == ["ahead of", "behind", "level with"]
