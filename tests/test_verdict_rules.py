@@ -226,7 +226,7 @@ def test_carried_over_settings_are_shown_and_never_judged():
     assert not any("carried" in k for k in rows)
     assert all("mnist-ConvNet" not in {e.name for e in r.evidence + r.excluded} for r in rows.values())
     (line,) = report.exploratory(metrics)
-    assert "ConvNet" in line and "not judged" in line and not any(w in line for w in report.FINAL_WORDS)
+    assert "ConvNet" in line and "no verdict" in line and not any(w in line for w in report.FINAL_WORDS)
 
 
 def test_conflict_claims_are_judged_against_maml_and_the_learned_scale():
@@ -311,3 +311,37 @@ def test_a_set_too_small_to_judge_is_named_not_called_unreplicated():
     assert claim.set_verdicts == (report.TOO_FEW_SEEDS, report.TOO_FEW_SEEDS)
     assert claim.verdict == report.TOO_FEW_SEEDS and claim.verdict in report.FINAL_WORDS
     assert report.TOO_FEW_SEEDS in report.describe(claim)
+
+
+def test_a_fair_fight_not_trained_until_flat_is_set_aside_never_replaced_by_the_defaults():
+    import copy
+
+    rng = np.random.default_rng(0)
+
+    def fight(name, converged, tuned=True):
+        methods = {}
+        for label, shift in (("MAML", 0.0), ("Wormhole", -0.3), ("learned scale", 0.0), ("learned step", 0.0)):
+            loss = {"0": list(1.0 + rng.normal(0, 0.01, 8)), "1": list(0.5 + shift + rng.normal(0, 0.01, 8))}
+            methods[label] = {"per_seed_loss": loss, "per_seed_accuracy": loss, "trained_steps": 1}
+        config = {"problem": "wavelet", "seeds": list(range(8)), "iterations": 100, "loss": "mse"}
+        if tuned:
+            config.update(tuned_methods=list(methods), convergence={
+                "iterations": 100, "converged": converged,
+                "methods": {"MAML": {"iterations": 100, "converged": converged, "checks": []}}})
+        return {"name": name, "methods": methods, "config": config}
+
+    metrics = {"wavelet-mexh": fight("wavelet-mexh", True, tuned=False),
+               "wavelet-mexh-tuned": fight("wavelet-mexh-tuned", False)}
+    assert wh.report.unconverged(metrics["wavelet-mexh-tuned"])
+    assert wh.report._headline(metrics, "wavelet") == []       # never the package defaults instead
+    assert wh.report._set_aside(metrics, ("wavelet",)) == ["wavelet-mexh-tuned"]
+    flat = copy.deepcopy(metrics)
+    flat["wavelet-mexh-tuned"]["config"]["convergence"]["converged"] = True
+    assert wh.report._headline(flat, "wavelet") == [flat["wavelet-mexh-tuned"]]
+    lines = wh.report.exploratory(metrics)
+    assert len(lines) == 1 and "still moving at the cap" in lines[0] and "no verdict" in lines[0]
+    rows = {r.key: r for r in wh.report.claims(metrics)}
+    assert rows["helps-wavelet"].verdict == wh.report.NOT_JUDGED in wh.report.FINAL_WORDS
+    assert rows["helps-wavelet"].set_aside == ["wavelet-mexh-tuned"]
+    assert "not judged" in wh.report.describe(rows["helps-wavelet"])
+    assert "set aside" in wh.report.html_table([rows["helps-wavelet"]])

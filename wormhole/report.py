@@ -102,7 +102,9 @@ class Evidence:
 SETS_DISAGREE = "seed sets disagree"
 #: the final word where a seed set has too few seeds (fewer than 2 in some comparison) to be judged
 TOO_FEW_SEEDS = "too few seeds"
-FINAL_WORDS = (*VERDICTS, SETS_DISAGREE, TOO_FEW_SEEDS)
+#: the final word of a claim whose every fair fight failed the protocol (not trained until flat)
+NOT_JUDGED = "not judged"
+FINAL_WORDS = (*VERDICTS, SETS_DISAGREE, TOO_FEW_SEEDS, NOT_JUDGED)
 
 
 def final_word(set_words) -> str:
@@ -226,6 +228,7 @@ class Claim:
     notes: list[str] = field(default_factory=list)
     secondary: list[Evidence] = field(default_factory=list)
     set_judgements: tuple = ()
+    set_aside: list = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -253,9 +256,10 @@ class Claim:
     @property
     def verdict(self) -> str:
         """The claim's final word from its two seed sets' verdicts (:func:`final_word`;
-        ``"no measurements"`` when nothing measured it)."""
+        :data:`NOT_JUDGED` when every fair fight that would judge it failed the protocol, its
+        names in ``set_aside``; ``"no measurements"`` when nothing measured it)."""
         if not self.judgement:
-            return "no measurements"
+            return NOT_JUDGED if self.set_aside else "no measurements"
         return final_word(self.set_verdicts)
 
     @property
@@ -304,12 +308,13 @@ def _as_units(candidates) -> list[list[Candidate]]:
     return units
 
 
-def judge_claim(key: str, claim: str, candidates, notes=(), secondary=()) -> Claim:
+def judge_claim(key: str, claim: str, candidates, notes=(), secondary=(), set_aside=()) -> Claim:
     """Judge one claim. ``candidates``: units, each a list of ``(comparison, baseline, candidate,
     metric, steps)`` tuples with the reference baseline (MAML) first (a bare tuple is a unit of
     one). Units on problems no method learned are excluded; the rest are judged together
     (intersection–union within a unit, Holm across units). ``secondary`` tuples are compared and
-    shown, never judged."""
+    shown, never judged. ``set_aside``: the names of fair fights left out because they failed the
+    protocol (:func:`unconverged`), kept on the claim so that the page can say why."""
     units = _as_units(candidates)
     kept = [u for u in units if learned(u[0][0]) or u[0][3].startswith("added_directions")]
     left = [c for u in units if u not in kept for c in u]
@@ -318,7 +323,7 @@ def judge_claim(key: str, claim: str, candidates, notes=(), secondary=()) -> Cla
     shown = [compare_saved(c, b, k, m, steps=s) for c, b, k, m, s in secondary]
     judgement = judge_units([[e.result for e in u] for u in evidence]) if evidence else None
     sets = tuple(_judge_set(kept, which) for which in range(2)) if evidence else ()
-    return Claim(key, claim, evidence, judgement, excluded, list(notes), shown, sets)
+    return Claim(key, claim, evidence, judgement, excluded, list(notes), shown, sets, list(set_aside))
 
 
 def _judge_set(units: list[list[Candidate]], which: int):
@@ -391,14 +396,28 @@ def carried_over(comparison: dict) -> bool:
     return bool(comparison.get("config", {}).get("carried_over_to"))
 
 
+def unconverged(comparison: dict) -> bool:
+    """Whether a saved fair fight's selected methods were still moving at the cap of their
+    convergence check (``config["convergence"]``): not trained as long as the protocol asks."""
+    record = comparison.get("config", {}).get("convergence")
+    return bool(record) and not record.get("converged", True)
+
+
 def _headline(metrics: dict[str, dict], problem: str, conflicting_only: bool = True) -> list[dict]:
     """The comparisons a claim about ``problem`` rests on: the tuned ones where the problem has
-    any (the fair fight replaces the package defaults), else the default ones. Carried-over
-    settings are never pooled with tuned ones (:func:`carried_over`; they get a claim row of
-    their own)."""
+    any (the fair fight replaces the package defaults; a fight not trained until flat is set
+    aside, :func:`unconverged`, and never replaced by the defaults), else the default ones.
+    Carried-over settings are never judged (:func:`carried_over`)."""
     found = [m for m in metrics.values() if m.get("config", {}).get("problem") == problem
              and "methods" in m and not (conflicting_only and m["config"].get("control")) and not carried_over(m)]
-    return [m for m in found if tuned(m)] or found
+    fights = [m for m in found if tuned(m)]
+    return [m for m in fights if not unconverged(m)] if fights else found
+
+
+def _set_aside(metrics: dict[str, dict], problems) -> list[str]:
+    """The names of the fair fights of ``problems`` that :func:`_headline` leaves out."""
+    return [m["name"] for m in metrics.values() if m.get("config", {}).get("problem") in problems
+            and tuned(m) and unconverged(m) and not m["config"].get("control") and not carried_over(m)]
 
 
 def against_maml(comparisons: list[dict], metrics: tuple, steps=None, baselines: tuple = ("MAML",)) -> list[list]:
@@ -430,7 +449,7 @@ PROBLEMS = (("threshold comparison", "threshold"), ("wavelet regression", "wavel
 SECONDARY_STEPS = 10
 
 
-def _helps(key: str, problem: str, comparisons: list[dict], label: str) -> Claim:
+def _helps(key: str, problem: str, comparisons: list[dict], label: str, set_aside=()) -> Claim:
     units, secondary = [], []
     for c in comparisons:
         metric = selection_metric(c)
@@ -442,7 +461,7 @@ def _helps(key: str, problem: str, comparisons: list[dict], label: str) -> Claim
     metric = selection_metric(comparisons[0]) if comparisons else "the judged metric"
     return judge_claim(key, f"helps on {problem}{label} ({metric} after the trained number of inner steps, the one "
                             "it was selected on; conflicting tasks; a tuned Wormhole must beat tuned MAML and both "
-                            "ablations in the same unit)", units, secondary=secondary)
+                            "ablations in the same unit)", units, secondary=secondary, set_aside=set_aside)
 
 
 def claims(metrics: dict[str, dict], keys=None) -> list[Claim]:
@@ -451,16 +470,21 @@ def claims(metrics: dict[str, dict], keys=None) -> list[Claim]:
     (``problem="expressivity"``); only the claims named in ``keys`` when it is given.
 
     Comparisons whose settings were carried over from another model (not tuned on it, at a
-    budget not checked for convergence) are never judged: :func:`exploratory` lists them."""
+    budget not checked for convergence) and fair fights not trained until flat
+    (:func:`unconverged`) are never judged: :func:`exploratory` lists them, and a claim left with
+    nothing to judge reads :data:`NOT_JUDGED`."""
     headline = [c for _, p in PROBLEMS for c in _headline(metrics, p)]
+    aside = _set_aside(metrics, [p for _, p in PROBLEMS])
     rows = [
         judge_claim("conflict-training", "eases conflicting gradients (mean cosine of per-task meta-gradients in θ "
                     "over training; a tuned Wormhole must beat tuned MAML and the learned scale)",
-                    against_maml(headline, ("conflict_during_training",), baselines=CONFLICT_BASELINES)),
+                    against_maml(headline, ("conflict_during_training",), baselines=CONFLICT_BASELINES),
+                    set_aside=aside),
         judge_claim("conflict-end", "eases conflicting gradients (at the end of training; against MAML and the "
-                    "learned scale)", against_maml(headline, ("conflict",), baselines=CONFLICT_BASELINES)),
+                    "learned scale)", against_maml(headline, ("conflict",), baselines=CONFLICT_BASELINES),
+                    set_aside=aside),
         judge_claim("dynamics", "improves training dynamics (query loss after the trained number of inner steps)",
-                    against_maml(headline, ("loss",))),
+                    against_maml(headline, ("loss",)), set_aside=aside),
     ]
     expressivity = [m for m in metrics.values() if m.get("config", {}).get("problem") == "expressivity"]
     cands = []
@@ -475,29 +499,34 @@ def claims(metrics: dict[str, dict], keys=None) -> list[Claim]:
     rows.append(judge_claim("expressivity", "raises expressivity in a controllable way (new function-space directions; "
                             "5-way MNIST accuracy)", cands, notes))
     for problem, key in PROBLEMS:
-        rows.append(_helps(f"helps-{key}", problem, _headline(metrics, key), ""))
+        rows.append(_helps(f"helps-{key}", problem, _headline(metrics, key), "", _set_aside(metrics, (key,))))
     return [r for r in rows if keys is None or r.key in keys]
 
 
 def exploratory(metrics: dict[str, dict]) -> list[str]:
     """One line per saved comparison of a headline problem that the protocol does not let the
     results page judge: settings carried over from another model (:func:`carried_over`), so not
-    tuned on this one and trained at a budget never checked for convergence. Each line gives the
+    tuned on this one and trained at a budget never checked for convergence, and fair fights whose
+    selected methods were still moving at the cap (:func:`unconverged`). Each line gives the
     Wormhole − MAML difference on the selection metric after the trained number of inner steps,
     paired over all its seeds, and no verdict word."""
     lines = []
     for problem, key in PROBLEMS:
-        for c in [m for m in metrics.values() if m.get("config", {}).get("problem") == key and carried_over(m)
-                  and not m["config"].get("control")]:
+        for c in [m for m in metrics.values() if m.get("config", {}).get("problem") == key
+                  and (carried_over(m) or (tuned(m) and unconverged(m))) and not m["config"].get("control")]:
             if not {"MAML", "Wormhole"} <= set(c["methods"]):
                 continue
             metric = selection_metric(c)
             e = compare_saved(c, "MAML", "Wormhole", metric, steps=trained_steps(c, "Wormhole"))
             note = e.result.divergence_note()
-            lines.append(f"{problem}, {c['config']['carried_over_to']} (settings carried over from another model, "
-                         f"{c['config'].get('iterations', '?')} meta-iterations, not checked for convergence): "
-                         f"Wormhole − MAML, {metric_label(e.metric, e.steps)}, {e.result.difference_text()} over "
-                         f"{e.result.n} seeds" + (f" ({note})" if note else "") + "; exploratory, not judged")
+            iterations = c["config"].get("iterations", "?")
+            why = (f"{c['config']['carried_over_to']} (settings carried over from another model, {iterations} "
+                   "meta-iterations, not checked for convergence)" if carried_over(c) else
+                   f"{c['name']} (still moving at the cap of {iterations} meta-iterations: "
+                   f"{', '.join(m for m, r in c['config']['convergence']['methods'].items() if not r['converged'])})")
+            lines.append(f"{problem}, {why}: Wormhole − MAML, {metric_label(e.metric, e.steps)}, "
+                         f"{e.result.difference_text()} over {e.result.n} seeds" + (f" ({note})" if note else "")
+                         + "; exploratory, no verdict")
     return lines
 
 
@@ -549,7 +578,8 @@ def strongest(claim: Claim) -> str:
     """The claim's strongest evidence in one line: the significant unit with the largest
     improvement over its reference baseline (else the largest improvement), with the counts."""
     if not claim.judgement:
-        return "no metrics saved"
+        return ("its fair fight was still moving at the cap of its convergence check: not judged"
+                if claim.set_aside else "no metrics saved")
     pairs = claim.unit_outcomes()
     c = claim.judgement.counts()
     significant = [(u, o) for u, o in pairs if o in ("better", "worse")] or pairs
@@ -580,7 +610,9 @@ def html_table(rows: list[Claim]) -> str:
                 lines.append("smallest detectable difference: " + "; ".join(
                     f"{html.escape(k)} {v:.3g}" for k, v in detect.items()))
         else:
-            lines = ["no metrics saved"]
+            lines = ["no metrics saved"] if not r.set_aside else []
+        lines += [f"<i>set aside (a fair fight still moving at the cap of its convergence check; exploratory)</i>: "
+                  f"{html.escape(name)}" for name in r.set_aside]
         lines += [f"<i>excluded (no method learned the problem where it was trained)</i>: "
                   f"{html.escape(e.name)} · {html.escape(e.candidate)} − {html.escape(e.baseline)}, "
                   f"{html.escape(metric_label(e.metric, e.steps))}: {e.result.difference_text()}" for e in r.excluded]
@@ -762,6 +794,9 @@ def _setting_words(reason: str) -> str:
 def describe(claim: Claim) -> str:
     """One sentence about a judged claim, e.g. for a chapter's generated findings."""
     if not claim.judgement:
+        if claim.set_aside:
+            return (f"{claim.claim}: **{NOT_JUDGED}**: its fair fight ({', '.join(claim.set_aside)}) was still moving "
+                    "at the cap of its convergence check, so it does not meet the protocol (shown as exploratory).")
         return f"{claim.claim}: no measurements."
     sets = " and ".join(claim.set_verdicts)
     mark = (f" It is *borderline*: a unit lies {claim.flip_distance:.2g} half-widths from changing its outcome."
@@ -796,6 +831,6 @@ def margins_table():
 
 __all__ = ["ABLATIONS", "CONFLICT_BASELINES", "SETTINGS", "Claim", "Evidence", "against_maml", "carried_over", "claims",
            "selection_metric", "strongest", "trained_steps", "CHAPTER_METRICS", "missing_chapters", "FINAL_WORDS",
-           "SETS_DISAGREE", "TOO_FEW_SEEDS", "final_word", "exploratory", "margins_table", "flip_text", "restrict", "compare_saved", "describe", "fmt", "forest_plot", "html_table",
+           "SETS_DISAGREE", "TOO_FEW_SEEDS", "NOT_JUDGED", "unconverged", "final_word", "exploratory", "margins_table", "flip_text", "restrict", "compare_saved", "describe", "fmt", "forest_plot", "html_table",
            "judge_claim", "learned", "learned_by", "load", "per_seed", "save_metrics", "selected_table", "setting_values", "tuned",
            "tuning_table", "key_figure"]
