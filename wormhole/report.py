@@ -308,7 +308,7 @@ def _as_units(candidates) -> list[list[Candidate]]:
     return units
 
 
-def judge_claim(key: str, claim: str, candidates, notes=(), secondary=(), set_aside=()) -> Claim:
+def judge_claim(key: str, claim: str, candidates, notes=(), secondary=(), *, set_aside=()) -> Claim:
     """Judge one claim. ``candidates``: units, each a list of ``(comparison, baseline, candidate,
     metric, steps)`` tuples with the reference baseline (MAML) first (a bare tuple is a unit of
     one). Units on problems no method learned are excluded; the rest are judged together
