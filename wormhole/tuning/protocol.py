@@ -94,6 +94,17 @@ def compare_sets(name: str, tunings: list[Tuning], train_tasks: TaskFamily, eval
     return comparison
 
 
+def _converge_each(learners: dict, train_tasks: TaskFamily, validation_tasks: TaskFamily, seeds, folder: str,
+                   **options) -> tuple[dict, dict]:
+    """:func:`converged_budget` for every learner of ``learners`` (``{label: template}``), each
+    leaving its runs' checkpoint in ``folder`` so that training can go on from it: returns
+    ``({label: Convergence}, {label: checkpoint path})``; ``options`` go to ``converged_budget``."""
+    kept = {label: os.path.join(folder, f"{j}.pt") for j, label in enumerate(learners)}
+    done = {label: converged_budget(learner, train_tasks, validation_tasks, seeds, keep=kept[label], **options)
+            for label, learner in learners.items()}
+    return done, kept
+
+
 def train_until_flat(name: str, learners: dict, train_tasks: TaskFamily, eval_tasks: TaskFamily, seeds, *,
                      start: int, cap: int, validation_tasks: TaskFamily | None = None, n_validation: int = 500,
                      validation_seed: int | None = None, metric: str = "loss", meta_batch: int = 25,
@@ -111,11 +122,9 @@ def train_until_flat(name: str, learners: dict, train_tasks: TaskFamily, eval_ta
     vseed = seeds[0] if validation_seed is None else int(validation_seed)
     training = dict(meta_batch=meta_batch, meta_lr=meta_lr, progress=progress, device=device)
     with tempfile.TemporaryDirectory() as tmp:
-        kept = {label: os.path.join(tmp, f"{j}.pt") for j, label in enumerate(learners)}
-        methods = {label: converged_budget(learner, train_tasks, validation_tasks, seeds, start=start, cap=cap,
-                                           keep=kept[label], n_validation=n_validation, validation_seed=vseed,
-                                           metric=metric, log_every=log_every, **training)
-                   for label, learner in learners.items()}
+        methods, kept = _converge_each(learners, train_tasks, validation_tasks, seeds, tmp, start=start, cap=cap,
+                                       n_validation=n_validation, validation_seed=vseed, metric=metric,
+                                       log_every=log_every, **training)
         budget = Budget(max(c.iterations for c in methods.values()), methods)
         comparison = compare(name, learners, train_tasks, eval_tasks, seeds, iterations=budget.iterations,
                              log_every=log_every, resume={label: (seeds, path) for label, path in kept.items()},
@@ -231,13 +240,12 @@ def fair_fight(name: str, grids: dict, train_tasks: TaskFamily, eval_tasks: Task
     with tempfile.TemporaryDirectory() as tmp:
         methods, resume = {}, []
         for i, (tuning, part) in enumerate(zip(tunings, sets)):
-            kept = {label: os.path.join(tmp, f"{i}-{j}.pt") for j, label in enumerate(tuning.methods)}
-            for label, learner in tuning.selected().items():
-                key = label if len(tunings) == 1 else f"{label} (set {i + 1})"
-                methods[key] = converged_budget(learner, train_tasks, validation_tasks, part, start=start, cap=cap,
-                                                keep=kept[label], n_validation=plan.n_validation,
-                                                validation_seed=tuning.budget["validation_seed"],
-                                                metric=tuning.budget["metric"], log_every=log_every, **training)
+            done, kept = _converge_each(tuning.selected(), train_tasks, validation_tasks, part,
+                                        tempfile.mkdtemp(dir=tmp), start=start, cap=cap,
+                                        n_validation=plan.n_validation,
+                                        validation_seed=tuning.budget["validation_seed"],
+                                        metric=tuning.budget["metric"], log_every=log_every, **training)
+            methods.update({label if len(tunings) == 1 else f"{label} (set {i + 1})": c for label, c in done.items()})
             resume.append({label: (part, path) for label, path in kept.items()} if seed_chunk is None else None)
         budget = Budget(max(c.iterations for c in methods.values()), methods)
         say(f"training: the selected settings for {budget.iterations} iterations on {len(list(seeds))} fresh seeds")

@@ -373,7 +373,8 @@ class _Halving:
         everyone = [s for group in self.groups for s in group]
         # where each sweep's state lies: (set, sweep) -> (checkpoint, its configurations, its seeds)
         state = {}
-        for i, sweep in enumerate(_groups(self.grid)):
+        sweeps = _groups(self.grid)
+        for i, sweep in enumerate(sweeps):
             path = os.path.join(self.tmp, f"rung1-{i}.pt") if several else None
             swept = self._train(sweep, everyone, self.plan.rungs[0], path, 0, train_tasks, seed_chunk)
             at = 0
@@ -384,7 +385,6 @@ class _Halving:
         for g in range(len(self.groups)):
             if np.isinf(self.scores[g]).any(1).all():
                 raise ValueError(f"every configuration of {self.name!r} diverged; widen or move its grid")
-        sweeps = _groups(self.grid)
         survivors = self.plan.survivors(len(self.grid))
         for rung in range(1, len(self.plan.rungs)):
             for g, group in enumerate(self.groups):
